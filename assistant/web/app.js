@@ -203,6 +203,7 @@
     list.sort((a, b) => b.updated - a.updated);
     saveStored(list);
     renderConversationList();
+    updateHeader();
   }
 
   async function fetchJson(path) {
@@ -220,14 +221,22 @@
       if (!Array.isArray(items)) throw new Error("unexpected list");
       state.serverList = items.map((c) => ({
         id: c.id || c.conversation_id,
-        title: c.title || c.preview || c.first_text || "",
+        title: c.title || c.last_text || "",
         updated: Date.parse(c.updated_at || c.updated || c.created_at || "") || 0,
-        turns: c.turns ?? c.turn_count ?? c.n_turns,
-      }));
+        turns: c.turn_count ?? c.turns,
+      }))
+        // Every session opens a conversation; list only those with something said.
+        .filter((c) => c.id && (c.turns === undefined || c.turns > 0));
     } catch (_) {
       state.serverList = false;
     }
     renderConversationList();
+  }
+
+  let refreshTimer = null;
+  function refreshConversationsSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(loadServerConversations, 300);
   }
 
   function renderConversationList() {
@@ -291,7 +300,7 @@
       const mine = storedConversations().find((c) => c.id === id);
       turns = mine ? mine.messages || [] : [];
     }
-    for (const turn of turns) addMessage(turn.role, turn.text, { via: "earlier" }).el.classList.add("earlier");
+    for (const turn of turns) addMessage(turn.role, turn.text, { via: "· earlier" }).el.classList.add("earlier");
     if (turns.length === 0) {
       const li = document.createElement("li");
       li.className = "hint";
@@ -301,8 +310,10 @@
   }
 
   function updateHeader() {
-    const item = storedConversations().find((c) => c.id === state.conversationId);
-    ui.title.textContent = state.conversationId ? (item && item.title) || "Conversation" : "New conversation";
+    const id = state.conversationId;
+    const item = storedConversations().find((c) => c.id === id && c.title) ||
+      (state.serverList || []).find((c) => c.id === id && c.title);
+    ui.title.textContent = id ? (item && item.title) || "Conversation" : "New conversation";
     ui.conversationId.textContent = state.conversationId ? `id ${state.conversationId}` : "";
     const url = new URL(location.href);
     if (state.conversationId) url.searchParams.set("conversation", state.conversationId);
@@ -363,7 +374,11 @@
     }
     ws.binaryType = "arraybuffer";
     state.ws = ws;
-    ws.onopen = () => sessionStart();
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      sessionStart();
+    };
     ws.onmessage = (message) => {
       if (typeof message.data !== "string") return;
       let event;
@@ -380,17 +395,43 @@
       state.ready = false;
       endReplyOnDisconnect();
       hidePartial();
-      if (close.code === 1008 || close.code === 4001 || close.code === 4003) {
-        setConnection("offline", "Not authorised");
-        showBanner("The server refused the connection: add ?token=YOUR_TOKEN to this page's address.");
-        return; // retrying with the same token cannot help
-      }
       if (!state.wantOpen) {
         setConnection("offline", "Disconnected");
         return;
       }
+      if (!opened) {
+        // The handshake failed: a refused token or origin looks the same as a dead server to
+        // WebSocket, so ask over HTTP which one it is.
+        probeRefusal().then((refusal) => {
+          if (refusal) {
+            setConnection("offline", "Refused");
+            showBanner(refusal);
+          } else {
+            scheduleReconnect();
+          }
+        });
+        return;
+      }
       scheduleReconnect();
     };
+  }
+
+  // A message when the server is up but refuses us, null when it looks down.
+  async function probeRefusal() {
+    try {
+      const health = await fetch("/healthz", { cache: "no-store" });
+      if (!health.ok) return null;
+      const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
+      const probe = await fetch("/v1/conversations", { headers, cache: "no-store" });
+      if (probe.status === 401) {
+        return state.token
+          ? "The server refused the access token. Open this page with the right ?token=… in its address."
+          : "This server needs an access token: open this page as …/?token=YOUR_TOKEN.";
+      }
+      return null;
+    } catch (_) {
+      return null;
+    }
   }
 
   function scheduleReconnect() {
@@ -455,7 +496,7 @@
       const confidence = typeof event.confidence === "number" ? `confidence ${(event.confidence * 100).toFixed(0)}%` : "";
       const alternatives = (event.alternatives || []).map((a) => (typeof a === "string" ? a : a.text)).filter(Boolean);
       const title = [confidence, alternatives.length ? `alternatives: ${alternatives.join(" | ")}` : ""].filter(Boolean).join("\n");
-      const msg = addMessage("user", text, { via: "🎙", title });
+      const msg = addMessage("user", text, { via: "· spoken", title });
       msg.el.dataset.utteranceId = event.utterance_id ?? "";
       rememberMessage("user", text);
     },
@@ -493,6 +534,7 @@
         speakCompleteSentences(reply, true);
       }
       if (reply.text) rememberMessage("assistant", reply.text);
+      if (state.serverList) refreshConversationsSoon();
       if (state.activeReplyId === event.reply_id) {
         state.activeReplyId = null;
         ui.stop.disabled = true;
@@ -514,10 +556,20 @@
       if (rtf !== undefined && !Number.isNaN(Number(rtf))) set("rtf", Number(rtf).toFixed(3));
     },
     error(event) {
+      if (event.code === "unknown_conversation" && state.conversationId) {
+        // The stored conversation is gone (another database?): start a fresh one.
+        showBanner("That conversation is not stored on this server; starting a new one.", "warning");
+        state.conversationId = null;
+        clearMessages();
+        updateHeader();
+        sessionStart();
+        return;
+      }
       const code = event.code ? ` (${event.code})` : "";
       showBanner(`Server error${code}: ${event.message || "unknown error"}`);
       if (event.fatal) setConnection("offline", "Session ended");
     },
+    "session.updated"() {},
     "session.ended"() {
       state.ready = false;
     },
@@ -740,7 +792,7 @@
     }
     stopSpeaking();
     if (!state.conversationId) state.pendingConversationTitle = text.slice(0, 60);
-    addMessage("user", text, { via: "⌨" });
+    addMessage("user", text, { via: "· typed" });
     rememberMessage("user", text);
     ui.input.value = "";
   });
