@@ -76,11 +76,14 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
     if (out / "asterisk.jsonl").exists():
         lines.append(str(out / "asterisk.jsonl"))
     body = "\n".join(lines) + "\n"
-    note = (f"# written {time.strftime('%Y-%m-%d %H:%M:%S')}; synthetic train hours at that time: {hours:.2f} "
-            f"(synthesis keeps appending; manifests are rewritten atomically). Text normaliser: {normalizer_name()}\n")
     ready = out / "READY"
-    if not ready.exists() or ready.read_text().split("#")[0] != body:
-        write_text_atomic(ready, body + note)
+    # only paths, one per line, so a watcher can read it as a list; the details go to READY.json
+    if not ready.exists() or ready.read_text() != body:
+        write_text_atomic(ready, body)
+        write_text_atomic(out / "READY.json", json.dumps(
+            {"written": time.strftime("%Y-%m-%d %H:%M:%S"), "synth_train_hours_then": hours,
+             "manifests": lines, "normalizer": normalizer_name(),
+             "note": "synthesis keeps appending; the manifests are rewritten atomically"}, indent=1) + "\n")
         log.info("wrote %s", ready)
     return True
 

@@ -5,9 +5,7 @@ HELD_OUT never appear in training: they make the synthetic test set (unseen voic
 """
 from __future__ import annotations
 
-import io
 import logging
-import math
 import os
 import random
 import shutil
