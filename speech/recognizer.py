@@ -1,0 +1,321 @@
+"""The `Recognizer` bundle: features + acoustic model + alphabet + decoder (+ word LM).
+
+One object that a caller loads once and uses for whole files (`transcribe`) or for
+live audio (`stream` → `feed`... → `finish`). Streaming and offline recognition run
+the same code path, so a streamed utterance gives the same text as the whole file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .audio import SAMPLE_RATE, validate_samples
+from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis
+from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer
+from .lm import NGramLM
+from .model import AcousticConfig, AcousticModel
+from .vocab import Alphabet
+
+__all__ = ["Recognizer", "RecognitionStream", "Transcript", "Word", "Alternative", "Partial", "available_models"]
+
+log = logging.getLogger(__name__)
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+CHECKPOINT_FORMAT = "speech-ctc"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Word:
+    word: str
+    start: float  # seconds from the start of the utterance
+    end: float  # seconds
+    confidence: float  # 0..1
+
+
+@dataclass
+class Alternative:
+    text: str
+    confidence: float
+
+
+@dataclass
+class Transcript:
+    text: str
+    confidence: float  # 0..1 for the whole utterance
+    words: list[Word] = field(default_factory=list)
+    alternatives: list[Alternative] = field(default_factory=list)  # n-best after the first
+    duration: float = 0.0  # seconds of audio recognised
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "duration": round(self.duration, 3),
+            "words": [
+                {"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3), "confidence": round(w.confidence, 4)}
+                for w in self.words
+            ],
+            "alternatives": [{"text": a.text, "confidence": round(a.confidence, 4)} for a in self.alternatives],
+        }
+
+
+@dataclass
+class Partial:
+    text: str  # the best hypothesis so far
+    stable_chars: int  # len of the prefix of `text` that will not change any more
+    blank_probs: np.ndarray | None = None  # per new output frame, P(blank): evidence for end-of-speech
+
+
+def available_models() -> list[str]:
+    """Names accepted by `Recognizer.load` besides checkpoint paths."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt"))
+
+
+def _read_checkpoint(source: str | os.PathLike) -> tuple[dict, Path]:
+    path = Path(source)
+    if not path.suffix and not path.exists():  # a shipped name like "en"
+        path = PRETRAINED_DIR / f"{source}.pt"
+    if not path.is_file():
+        names = ", ".join(available_models()) or "none shipped"
+        raise FileNotFoundError(f"no speech model at {source!r}: give a checkpoint path or one of: {names}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a non-checkpoint file
+        raise ValueError(f"{path} is not a readable speech checkpoint ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a speech checkpoint (format must be {CHECKPOINT_FORMAT!r})")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path} has checkpoint version {ckpt.get('version')!r}; this code reads {CHECKPOINT_VERSION}")
+    return ckpt, path
+
+
+def _load_lm(source: str | os.PathLike | NGramLM | None) -> NGramLM | None:
+    if source is None or isinstance(source, NGramLM):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"no language model at {str(source)!r} (expected an ARPA file)")
+    return NGramLM.load_arpa(path)
+
+
+class Recognizer:
+    """Speech to text with a streaming LSTM-CTC model.
+
+    beam_size 1 means greedy decoding (fastest); larger sizes run CTC prefix beam
+    search, with the word LM when one is given, hot words and n-best alternatives.
+    """
+
+    def __init__(
+        self,
+        model: AcousticModel,
+        alphabet: Alphabet,
+        features: FeatureConfig | None = None,
+        lm: NGramLM | None = None,
+        *,
+        beam_size: int = 8,
+        lm_weight: float = 0.5,
+        word_bonus: float = 1.0,
+        hotword_boost: float = 4.0,
+        n_best: int = 3,
+        metrics: dict | None = None,
+    ):
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if model.config.vocab_size != len(alphabet):
+            raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
+        self.model = model.eval()
+        self.alphabet = alphabet
+        self.features = features or FeatureConfig()
+        if self.features.n_mels != model.config.n_mels:
+            raise ValueError(f"features give {self.features.n_mels} mels but the model expects {model.config.n_mels}")
+        self.lm = lm
+        self.beam_size = beam_size
+        self.lm_weight = lm_weight
+        self.word_bonus = word_bonus
+        self.hotword_boost = hotword_boost
+        self.n_best = n_best
+        self.metrics = dict(metrics or {})
+        self._extractor = FeatureExtractor(self.features)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, source: str | os.PathLike = "en", *, lm: str | os.PathLike | NGramLM | None = None, **options) -> "Recognizer":
+        """Load a shipped model by name ("en") or a checkpoint path.
+
+        The word LM comes from `lm` when given, else from an ARPA file next to the
+        checkpoint with the same stem (`en.arpa`).
+        """
+        ckpt, path = _read_checkpoint(source)
+        config = AcousticConfig.from_dict(ckpt["acoustic_config"])
+        model = AcousticModel(config)
+        try:
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: weights do not match the model config ({exc})") from exc
+        language_model = _load_lm(lm)
+        if language_model is None and path.with_suffix(".arpa").is_file():
+            language_model = NGramLM.load_arpa(path.with_suffix(".arpa"))
+        return cls(
+            model,
+            Alphabet.from_list(ckpt["alphabet"]),
+            FeatureConfig.from_dict(ckpt["feature_config"]),
+            language_model,
+            metrics=ckpt.get("metrics"),
+            **options,
+        )
+
+    def save(self, path: str | os.PathLike, *, half: bool = False) -> Path:
+        """Write an inference checkpoint atomically (a plain dict, weights_only-loadable)."""
+        state = {k: (v.half() if half and v.is_floating_point() else v.clone()) for k, v in self.model.state_dict().items()}
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "acoustic_config": self.model.config.to_dict(),
+            "feature_config": self.features.to_dict(),
+            "alphabet": self.alphabet.to_list(),
+            "state_dict": state,
+            "metrics": self.metrics,
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+        return path
+
+    # ------------------------------------------------------------------ decoding
+    @property
+    def frame_shift(self) -> float:
+        """Seconds per output frame of the acoustic model."""
+        return self.model.frame_shift_seconds
+
+    def _decoder(self, hotwords: Sequence[str] | None):
+        hotwords = _check_hotwords(hotwords)
+        if self.beam_size == 1 and not hotwords and self.lm is None:
+            return GreedyDecoder(self.alphabet)
+        return BeamSearchDecoder(
+            self.alphabet,
+            beam_size=self.beam_size,
+            lm=self.lm,
+            lm_weight=self.lm_weight,
+            word_bonus=self.word_bonus,
+            hotwords=tuple(hotwords),
+            hotword_boost=self.hotword_boost,
+            n_best=self.n_best,
+        )
+
+    def _transcript(self, hyps: list[Hypothesis], duration: float) -> Transcript:
+        if not hyps:
+            return Transcript("", 0.0, duration=duration)
+        best, shift = hyps[0], self.frame_shift
+        words = [
+            Word(w.word, w.start_frame * shift, (w.end_frame + 1) * shift, float(w.confidence)) for w in best.words
+        ]
+        alternatives = [Alternative(h.text, float(h.confidence)) for h in hyps[1:]]
+        return Transcript(best.text, float(best.confidence), words, alternatives, duration)
+
+    @torch.inference_mode()
+    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+        """Per-frame log posteriors (T', V) of a whole utterance."""
+        feats = self._extractor(validate_samples(samples))  # (T, F)
+        if feats.shape[0] == 0:
+            return np.zeros((0, len(self.alphabet)), dtype=np.float32)
+        log_probs, out_lengths, _ = self.model(feats[None], torch.tensor([feats.shape[0]]))  # (1, T', V)
+        return log_probs[0, : int(out_lengths[0])].numpy()
+
+    def transcribe(self, samples: np.ndarray, hotwords: Sequence[str] | None = None) -> Transcript:
+        """Recognise one whole utterance (float32 mono at 16 kHz)."""
+        samples = validate_samples(samples)
+        if samples.size == 0:
+            raise ValueError("cannot transcribe empty audio (0 samples)")
+        hyps = self._decoder(hotwords).decode(self.log_probs(samples))
+        return self._transcript(hyps, samples.size / SAMPLE_RATE)
+
+    def stream(self, hotwords: Sequence[str] | None = None) -> "RecognitionStream":
+        """Start recognising one utterance fed in chunks."""
+        return RecognitionStream(self, hotwords)
+
+    @torch.inference_mode()
+    def feed_many(self, work: Iterable[tuple["RecognitionStream", np.ndarray]]) -> list[Partial]:
+        """Feed many streams with one batched model call (the server's per-tick step)."""
+        work = list(work)
+        feats = [stream._featurize(samples) for stream, samples in work]
+        active = [i for i, f in enumerate(feats) if f.shape[0] > 0]
+        outputs: dict[int, np.ndarray] = {}
+        if active:
+            lengths = torch.tensor([feats[i].shape[0] for i in active])
+            batch = torch.nn.utils.rnn.pad_sequence([feats[i] for i in active], batch_first=True)  # (B, T, F)
+            state = self.model.batch_states([work[i][0]._state for i in active])
+            log_probs, out_lengths, state = self.model(batch, lengths, state)  # (B, T', V)
+            for j, (i, item_state) in enumerate(zip(active, self.model.split_state(state))):
+                work[i][0]._state = item_state
+                outputs[i] = log_probs[j, : int(out_lengths[j])].numpy()
+        return [stream._advance(outputs.get(i)) for i, (stream, _) in enumerate(work)]
+
+
+class RecognitionStream:
+    """One utterance being recognised incrementally. Not thread-safe; one owner."""
+
+    def __init__(self, recognizer: Recognizer, hotwords: Sequence[str] | None = None):
+        self.recognizer = recognizer
+        self._featurizer = StreamingFeaturizer(recognizer.features)
+        self._decoder = recognizer._decoder(hotwords).stream()
+        self._state = None  # acoustic model state, None until the first frames
+        self._samples = 0
+        self._finished = False
+
+    @property
+    def audio_seconds(self) -> float:
+        return self._samples / SAMPLE_RATE
+
+    def _featurize(self, samples: np.ndarray) -> torch.Tensor:
+        if self._finished:
+            raise ValueError("this stream is finished; start a new one with Recognizer.stream()")
+        samples = validate_samples(samples)
+        self._samples += samples.size
+        return self._featurizer.feed(samples)  # (t, F)
+
+    def _advance(self, log_probs: np.ndarray | None) -> Partial:
+        blank = None
+        if log_probs is not None and len(log_probs):
+            self._decoder.advance(log_probs)
+            blank = np.exp(log_probs[:, Alphabet.BLANK])
+        text, stable = self._decoder.partial()
+        return Partial(text, stable, blank)
+
+    def feed(self, samples: np.ndarray) -> Partial:
+        """Add audio (float32 mono at 16 kHz, any length) and get the partial result."""
+        return self.recognizer.feed_many([(self, samples)])[0]
+
+    def finish(self) -> Transcript:
+        """End the utterance and return the final result."""
+        if self._finished:
+            raise ValueError("this stream is already finished")
+        self._finished = True
+        return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
+
+
+def _check_hotwords(hotwords: Sequence[str] | None) -> list[str]:
+    if hotwords is None:
+        return []
+    if isinstance(hotwords, str):
+        raise ValueError("hotwords must be a list of phrases, not one string")
+    from .vocab import normalize_text
+
+    cleaned = []
+    for phrase in hotwords:
+        if not isinstance(phrase, str):
+            raise ValueError(f"hot word {phrase!r} is not a string")
+        norm = normalize_text(phrase)
+        if not norm:
+            raise ValueError(f"hot word {phrase!r} has no letters")
+        cleaned.append(norm)
+    return cleaned
+

@@ -1,0 +1,122 @@
+"""Recognizer bundle: streaming == offline, batched == single, save -> load identity, clear errors."""
+import numpy as np
+import pytest
+import torch
+
+from speech import AcousticConfig, AcousticModel, Alphabet, FeatureConfig, Recognizer
+from speech.lm import NGramLM
+
+
+def make_recognizer(seed=0, cell="lstm", **options) -> Recognizer:
+    torch.manual_seed(seed)
+    alphabet = Alphabet()
+    model = AcousticModel(AcousticConfig(hidden=24, layers=2, cell=cell, vocab_size=len(alphabet)))
+    # A peaked output layer with blank pushed down, so an untrained model still emits varied characters.
+    with torch.no_grad():
+        model.output.weight.mul_(8.0)
+        model.output.bias[alphabet.BLANK] -= 2.0
+    return Recognizer(model, alphabet, FeatureConfig(), **options)
+
+
+def noise(seconds=1.2, seed=1):
+    rng = np.random.default_rng(seed)
+    return (0.2 * rng.standard_normal(int(16000 * seconds))).astype(np.float32)
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm_peephole"])
+def test_streamed_equals_offline(beam, cell):
+    rec = make_recognizer(cell=cell, beam_size=beam)
+    audio = noise()
+    offline = rec.transcribe(audio)
+    rng = np.random.default_rng(7)
+    stream, pos = rec.stream(), 0
+    while pos < audio.size:
+        step = int(rng.integers(1, 4000))
+        partial = stream.feed(audio[pos : pos + step])
+        assert 0 <= partial.stable_chars <= len(partial.text)
+        pos += step
+    final = stream.finish()
+    assert offline.text, "the peaked test model should emit something"
+    assert final.text == offline.text
+    assert final.confidence == pytest.approx(offline.confidence, abs=1e-4)
+    assert [w.word for w in final.words] == [w.word for w in offline.words]
+
+
+def test_feed_many_equals_separate_streams():
+    rec = make_recognizer(beam_size=1)
+    audios = [noise(1.0, seed=s) for s in range(3)]
+    chunks = [160, 1600, 3200]  # different chunk sizes per stream, like clients with different frame sizes
+    batched = [rec.stream() for _ in audios]
+    alone = [rec.stream() for _ in audios]
+    for start in range(0, 16000, 3200):
+        work = []
+        for k, audio in enumerate(audios):
+            piece = audio[start : start + chunks[k]]
+            work.append((batched[k], piece))
+            alone[k].feed(piece)
+        rec.feed_many(work)
+    for b, a in zip(batched, alone):
+        assert b.finish().text == a.finish().text
+
+
+def test_words_have_ordered_times_within_audio():
+    rec = make_recognizer(beam_size=1)
+    audio = noise(2.0)
+    t = rec.transcribe(audio)
+    assert t.duration == pytest.approx(2.0)
+    for w in t.words:
+        assert 0 <= w.start < w.end <= t.duration + rec.frame_shift
+        assert 0 <= w.confidence <= 1
+    assert 0 <= t.confidence <= 1
+    data = t.to_dict()
+    assert set(data) == {"text", "confidence", "duration", "words", "alternatives"}
+
+
+def test_save_load_identity(tmp_path):
+    rec = make_recognizer(beam_size=4)
+    path = rec.save(tmp_path / "model.pt")
+    again = Recognizer.load(path, beam_size=4)
+    audio = noise()
+    assert again.transcribe(audio).text == rec.transcribe(audio).text
+    np.testing.assert_allclose(again.log_probs(audio), rec.log_probs(audio), atol=1e-6)
+    assert torch.load(path, weights_only=True)["format"] == "speech-ctc"
+
+
+def test_lm_found_next_to_checkpoint(tmp_path):
+    rec = make_recognizer()
+    rec.save(tmp_path / "m.pt")
+    NGramLM.build(["turn on the lights", "what time is it"], order=2).save_arpa(tmp_path / "m.arpa")
+    assert "lights" in Recognizer.load(tmp_path / "m.pt").lm
+
+
+def test_load_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="give a checkpoint path or one of"):
+        Recognizer.load("klingon")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="not a readable speech checkpoint"):
+        Recognizer.load(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something-else"}, other)
+    with pytest.raises(ValueError, match="not a speech checkpoint"):
+        Recognizer.load(other)
+
+
+def test_bad_input_is_refused():
+    rec = make_recognizer()
+    with pytest.raises(ValueError, match="empty"):
+        rec.transcribe(np.zeros(0, dtype=np.float32))
+    with pytest.raises(ValueError):
+        rec.transcribe(np.zeros((2, 1600), dtype=np.float32))  # stereo
+    with pytest.raises(ValueError):
+        rec.transcribe(np.full(1600, np.nan, dtype=np.float32))
+    with pytest.raises(ValueError, match="list of phrases"):
+        rec.stream(hotwords="hello")
+    with pytest.raises(ValueError, match="beam_size"):
+        make_recognizer(beam_size=0)
+    stream = rec.stream()
+    stream.feed(noise(0.2))
+    stream.finish()
+    with pytest.raises(ValueError, match="finished"):
+        stream.feed(noise(0.1))
