@@ -411,7 +411,7 @@ class AcousticModel(nn.Module):
             x = x[:, : int(lengths.max()) if batch else 0]  # drop padding beyond the longest item
             total = lengths  # (B,)
         else:
-            x, total = _prepend(state.frames, state.num_frames.to(lengths.device), x, lengths)  # (B, S+T, F)
+            x, total = _prepend(state.frames, state.num_frames.cpu(), x, lengths)  # (B, S+T, F)
 
         # Frame stacking: out frame j = concat(x[j*stride : j*stride + stack]).
         out_lengths = self.output_lengths(total)  # (B,) on CPU
@@ -470,14 +470,21 @@ class AcousticModel(nn.Module):
         cfg = self.config
         keep = cfg.stack - 1
         batch = x.shape[0]
-        start = (out_lengths * cfg.stride).to(x.device)  # (B,) first frame of the next output frame
-        count = total.to(x.device) - start  # (B,) frames left, in [0, stack - 1]
-        padded = torch.cat([x, x.new_zeros(batch, keep, cfg.n_mels)], dim=1)  # (B, T + S, F)
-        offsets = torch.arange(keep, device=x.device)  # (S,)
-        index = (start[:, None] + offsets[None, :])  # (B, S)
-        frames = padded.gather(1, index.unsqueeze(-1).expand(-1, -1, cfg.n_mels))  # (B, S, F)
-        frames = frames * (offsets[None, :] < count[:, None]).unsqueeze(-1)  # zero the padding
-        return AcousticState(frames=frames, num_frames=count, h=x.new_zeros(0), c=None)
+        start = out_lengths * cfg.stride  # (B,) first frame of the next output frame, on CPU
+        count = total - start  # (B,) frames left, in [0, stack - 1]
+        first_start, first_count = int(start[0]) if batch else 0, int(count[0]) if batch else 0
+        if bool((start == first_start).all()) and bool((count == first_count).all()):
+            # Same leftover position for every item (always so for one stream): a slice.
+            frames = x[:, first_start : first_start + first_count]  # (B, count, F)
+            if first_count < keep:
+                frames = torch.cat([frames, x.new_zeros(batch, keep - first_count, cfg.n_mels)], dim=1)  # (B, S, F)
+        else:
+            padded = torch.cat([x, x.new_zeros(batch, keep, cfg.n_mels)], dim=1)  # (B, T + S, F)
+            offsets = torch.arange(keep, device=x.device)  # (S,)
+            index = start.to(x.device)[:, None] + offsets[None, :]  # (B, S)
+            frames = padded.gather(1, index.unsqueeze(-1).expand(-1, -1, cfg.n_mels))  # (B, S, F)
+            frames = frames * (offsets[None, :] < count.to(x.device)[:, None]).unsqueeze(-1)  # zero the padding
+        return AcousticState(frames=frames, num_frames=count.to(x.device), h=x.new_zeros(0), c=None)
 
     def _recurrent(self, x: Tensor, lengths: Tensor, state: Optional[AcousticState]):
         """Run the recurrent layers on items with at least one frame; others keep their state."""
@@ -537,14 +544,18 @@ class AcousticModel(nn.Module):
 def _prepend(frames: Tensor, num_frames: Tensor, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     """Put each item's leftover frames in front of its new frames.
 
-    frames (B, S, F) with num_frames (B,) valid, x (B, T, F) with lengths (B,) valid
+    frames (B, S, F) with num_frames (B,) valid, x (B, T, F) with lengths (B,) valid (both counts on CPU)
     -> (B, max total, F) and total (B,) = num_frames + lengths.
     """
-    total = num_frames + lengths  # (B,) on CPU
+    total = num_frames + lengths  # (B,)
     batch = x.shape[0]
     width = int(total.max()) if batch else 0
-    if not bool((num_frames > 0).any()):
-        return x[:, :width], total
+    first = int(num_frames[0]) if batch else 0
+    if bool((num_frames == first).all()):
+        # Same number of leftover frames for every item (always so for one stream): one concatenation.
+        if first == 0:
+            return x[:, :width], total
+        return torch.cat([frames[:, :first], x], dim=1)[:, :width], total  # (B, W, F)
     keep = frames.shape[1]
     source = torch.cat([frames, x], dim=1)  # (B, S + T, F)
     positions = torch.arange(width, device=x.device)  # (W,)
