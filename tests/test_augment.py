@@ -1,0 +1,153 @@
+"""Waveform augmentation and SpecAugment (speech/augment.py): shapes, dtypes, finiteness, seeded reproducibility."""
+import numpy as np
+import pytest
+import torch
+
+from speech.augment import (NOISE_COLOURS, AugmentConfig, Augmenter, add_noise, apply_gain, codec_degrade,
+                            coloured_noise, pitch_shift, reverberate, spec_augment, speed_perturb, synthetic_rir,
+                            telephone_band)
+
+SR = 16000
+
+
+def voice(seconds=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 1500 * t) + 0.01 * rng.standard_normal(len(t))
+    return (x * (t > 0.2)).astype(np.float32)
+
+
+def band_energy(x, lo, hi):
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return spec[(f >= lo) & (f < hi)].sum()
+
+
+def check(y, n):
+    assert y.dtype == np.float32 and y.ndim == 1 and len(y) == n
+    assert np.all(np.isfinite(y)) and np.abs(y).max() <= 1.0
+
+
+def test_length_preserving_transforms():
+    x = voice()
+    rng = np.random.default_rng(0)
+    check(apply_gain(x, 20.0), len(x))
+    check(add_noise(x, coloured_noise(100, "pink", rng), 10.0), len(x))  # short noise is looped
+    check(reverberate(x, synthetic_rir(0.5, rng)), len(x))
+    check(telephone_band(x), len(x))
+    check(codec_degrade(x, "mulaw"), len(x))
+    check(codec_degrade(x, "linear", 6), len(x))
+    with pytest.raises(ValueError, match="mode"):
+        codec_degrade(x, "mp3")
+
+
+def test_speed_changes_duration():
+    x = voice()
+    assert abs(len(speed_perturb(x, 1.1)) - len(x) / 1.1) <= 2
+    assert abs(len(speed_perturb(x, 0.9)) - len(x) / 0.9) <= 2
+    assert speed_perturb(x, 1.0) is not None and len(speed_perturb(x, 1.0)) == len(x)
+    with pytest.raises(ValueError):
+        speed_perturb(x, 0.0)
+
+
+def test_noise_snr_and_colours():
+    x = voice(2.0)
+    rng = np.random.default_rng(1)
+    for colour in NOISE_COLOURS:
+        n = coloured_noise(len(x), colour, rng)
+        assert n.dtype == np.float32 and abs(np.sqrt(np.mean(n ** 2)) - 1) < 1e-3
+    y = add_noise(x, coloured_noise(len(x), "white", rng), 10.0)
+    active = x[int(0.2 * SR):]
+    snr = 10 * np.log10(np.mean(active ** 2) / np.mean((y - x)[int(0.2 * SR):] ** 2))
+    assert 8.0 < snr < 12.0
+    with pytest.raises(ValueError, match="colour"):
+        coloured_noise(10, "purple", rng)
+    # pink noise has relatively more low-frequency energy than white noise
+    pink, white = coloured_noise(SR, "pink", rng), coloured_noise(SR, "white", rng)
+    assert band_energy(pink, 0, 500) / band_energy(pink, 4000, 8000) > \
+        3 * band_energy(white, 0, 500) / band_energy(white, 4000, 8000)
+
+
+def test_telephone_band_removes_high_and_low_frequencies():
+    rng = np.random.default_rng(2)
+    x = (0.1 * rng.standard_normal(SR)).astype(np.float32)
+    y = telephone_band(x)
+    assert band_energy(y, 5000, 8000) < 0.01 * band_energy(x, 5000, 8000)
+    assert band_energy(y, 0, 150) < 0.1 * band_energy(x, 0, 150)
+    assert band_energy(y, 800, 3000) > 0.5 * band_energy(x, 800, 3000)
+
+
+@pytest.mark.slow  # the first librosa phase-vocoder call takes seconds (imports, JIT)
+def test_pitch_shift_keeps_length_and_moves_pitch():
+    t = np.arange(SR) / SR
+    x = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    y = pitch_shift(x, 12.0)  # one octave up
+    check(y, len(x))
+    assert band_energy(y, 550, 650) > 5 * band_energy(y, 250, 350)
+    cfg = AugmentConfig.from_dict({**AugmentConfig.off().to_dict(), "pitch_prob": 1.0})
+    a = Augmenter(cfg)(x, np.random.default_rng(3))
+    assert np.array_equal(a, Augmenter(cfg)(x, np.random.default_rng(3)))
+
+
+def test_rir_decays():
+    h = synthetic_rir(0.4, np.random.default_rng(0))
+    assert h[0] == 1.0 and len(h) == int(0.4 * SR)
+    early, late = np.abs(h[100:1000]).mean(), np.abs(h[-1000:]).mean()
+    assert late < 0.05 * early
+
+
+def test_augmenter_is_seeded_and_keeps_type():
+    cfg = AugmentConfig(speed_prob=0.5, pitch_prob=0.0, gain_prob=1, noise_prob=1, reverb_prob=0.5,
+                        telephone_prob=0.5, codec_prob=0.5, spec_prob=1.0)
+    aug = Augmenter(cfg)
+    x = voice()
+    outs = []
+    for seed in range(6):
+        a = aug(x, np.random.default_rng(seed))
+        b = aug(x, np.random.default_rng(seed))
+        assert np.array_equal(a, b)
+        assert a.dtype == np.float32 and np.all(np.isfinite(a)) and np.abs(a).max() <= 1.0
+        assert abs(len(a) - len(x)) <= len(x) * 0.12
+        outs.append(a)
+    assert any(len(o) != len(outs[0]) or not np.array_equal(o, outs[0]) for o in outs[1:])
+    off = Augmenter(AugmentConfig.off())
+    assert np.array_equal(off(x, np.random.default_rng(0)), x)
+
+
+def test_noise_files(tmp_path):
+    import soundfile
+
+    noise = (0.2 * np.random.default_rng(0).standard_normal(SR // 2)).astype(np.float32)
+    soundfile.write(tmp_path / "n.wav", noise, SR)
+    aug = Augmenter(AugmentConfig.from_dict({**AugmentConfig.off().to_dict(), "noise_prob": 1.0,
+                                             "noise_files": [str(tmp_path / "n.wav")], "noise_colours": []}))
+    x = voice()
+    y = aug(x, np.random.default_rng(0))
+    assert len(y) == len(x) and not np.array_equal(x, y)
+
+
+def test_spec_augment():
+    feats = torch.randn(200, 40)
+    rng = np.random.default_rng(0)
+    out = spec_augment(feats, rng, freq_masks=2, freq_mask_width=8, time_masks=2, time_mask_width=20)
+    assert out.shape == feats.shape and out.dtype == feats.dtype and torch.isfinite(out).all()
+    assert not torch.equal(out, feats) and torch.equal(feats, feats.clone())  # input untouched
+    again = spec_augment(feats, np.random.default_rng(0), freq_masks=2, freq_mask_width=8, time_masks=2,
+                         time_mask_width=20)
+    assert torch.equal(out, again)
+    changed_cols = (out != feats).all(dim=0).sum()
+    assert changed_cols <= 16
+    assert spec_augment(torch.zeros(0, 40), rng).shape == (0, 40)
+    with pytest.raises(ValueError, match=r"\(T, F\)"):
+        spec_augment(torch.zeros(3, 4, 5), rng)
+
+
+def test_config_validation_and_round_trip():
+    with pytest.raises(ValueError, match="noise_prob"):
+        AugmentConfig(noise_prob=1.5)
+    with pytest.raises(ValueError, match="purple"):
+        AugmentConfig(noise_colours=("purple",))
+    with pytest.raises(ValueError, match="unknown AugmentConfig fields"):
+        AugmentConfig.from_dict({"speedy": 1})
+    cfg = AugmentConfig(speeds=(0.8, 1.2))
+    assert AugmentConfig.from_dict(cfg.to_dict()) == cfg

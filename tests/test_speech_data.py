@@ -1,0 +1,166 @@
+"""Manifests, the dataset, length bucketing and padding (speech/data.py)."""
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from speech.data import BucketBatchSampler, ManifestEntry, SpeechDataset, collate, ctc_min_frames, make_loader, \
+    read_manifest, write_manifest
+
+SR = 16000
+LETTERS = "abcdefghijklmnopqrstuvwxyz'"
+
+
+def letter_tone(ch: str, seconds: float = 0.09) -> np.ndarray:
+    """A letter-specific two-tone chord (DTMF-like) with a smooth envelope."""
+    i = LETTERS.index(ch)
+    t = np.arange(int(seconds * SR)) / SR
+    f1, f2 = 300.0 + 110.0 * i, 3300.0 + 140.0 * (i % 9) + 37.0 * i
+    env = np.sin(np.pi * t / seconds) ** 0.5
+    return (0.3 * env * (np.sin(2 * np.pi * f1 * t) + 0.6 * np.sin(2 * np.pi * f2 * t))).astype(np.float32)
+
+
+def synth_speech(text: str, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Generated "speech": a tone per letter, short gaps between letters, pauses for spaces."""
+    gap = np.zeros(int(0.03 * SR), np.float32)
+    pause = np.zeros(int(0.15 * SR), np.float32)
+    parts = [pause]
+    for ch in text:
+        parts.append(pause if ch == " " else np.concatenate([letter_tone(ch), gap]))
+    parts.append(pause)
+    x = np.concatenate(parts)
+    if rng is not None:
+        x = x + 0.003 * rng.standard_normal(len(x)).astype(np.float32)
+    return x.astype(np.float32)
+
+
+def make_corpus(tmp_path, texts, name="train.jsonl", seed=0):
+    """Write generated utterances as wav files and a manifest; return the manifest path."""
+    rng = np.random.default_rng(seed)
+    (tmp_path / "wav").mkdir(exist_ok=True)
+    lines = []
+    for k, text in enumerate(texts):
+        x = synth_speech(text, rng)
+        rel = f"wav/{name.split('.')[0]}_{k}.wav"
+        soundfile.write(tmp_path / rel, x, SR)
+        lines.append(json.dumps({"audio": rel, "text": text, "duration": round(len(x) / SR, 3), "speaker": "tone"}))
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_read_manifest_resolves_and_normalises(tmp_path):
+    path = make_corpus(tmp_path, ["abc", "bad cab"])
+    # an extra line with upper case and an absolute path
+    wav = tmp_path / "wav" / "train_0.wav"
+    with open(path, "a") as fh:
+        fh.write("\n" + json.dumps({"audio": str(wav), "text": "Cab, BAD!", "duration": 1.0, "corpus": "x"}) + "\n")
+    entries = read_manifest(path)
+    assert [e.text for e in entries] == ["abc", "bad cab", "cab bad"]
+    assert all(e.audio.startswith(str(tmp_path)) for e in entries)
+    assert entries[2].corpus == "x" and entries[0].speaker == "tone"
+    assert entries[1].source.endswith("train.jsonl:2")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "not valid JSON"),
+    ('["a"]', "expected a JSON object"),
+    ('{"audio": "wav/train_0.wav", "text": "abc"}', "missing field"),
+    ('{"audio": "wav/train_0.wav", "text": "abc", "duration": -1}', "duration"),
+    ('{"audio": "wav/train_0.wav", "text": "abc", "duration": "long"}', "duration"),
+    ('{"audio": "wav/nope.wav", "text": "abc", "duration": 1}', "audio file not found"),
+    ('{"audio": "wav/train_0.wav", "text": 5, "duration": 1}', "'text' must be a string"),
+])
+def test_bad_manifest_lines_name_file_and_line(tmp_path, line, message):
+    path = make_corpus(tmp_path, ["abc"])
+    with open(path, "a") as fh:
+        fh.write(line + "\n")
+    with pytest.raises(ValueError, match=message) as err:
+        read_manifest(path)
+    assert f"{path}:2:" in str(err.value)
+
+
+def test_alphabet_check_and_missing_manifest(tmp_path):
+    from speech.vocab import Alphabet
+
+    path = make_corpus(tmp_path, ["abc"])
+    with pytest.raises(FileNotFoundError):
+        read_manifest(tmp_path / "missing.jsonl")
+    alphabet = Alphabet(["<blank>", "a", "b"])  # no "c"
+    with pytest.raises(ValueError, match=r"train\.jsonl:1"):
+        read_manifest(path, alphabet=alphabet)
+
+
+def test_write_manifest_round_trip(tmp_path):
+    path = make_corpus(tmp_path, ["abc", "cab"])
+    entries = read_manifest(path)
+    out = tmp_path / "sub" / "copy.jsonl"
+    assert write_manifest(out, entries) == 2
+    assert json.loads(out.read_text().splitlines()[0])["audio"] == "../wav/train_0.wav"
+    again = read_manifest(out)
+    assert [(e.audio, e.text, e.duration) for e in again] == [(e.audio, e.text, e.duration) for e in entries]
+
+
+def test_bucketing_covers_every_item_once():
+    rng = np.random.default_rng(0)
+    durations = rng.uniform(0.5, 12.0, size=503).tolist()
+    sampler = BucketBatchSampler(durations, max_seconds=40.0, max_items=16, bucket_size=100, seed=3)
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(503))
+        for b in batches:
+            longest = max(durations[i] for i in b)
+            assert len(b) <= 16 and (len(b) == 1 or longest * len(b) <= 40.0)
+    sampler.set_epoch(0)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first  # reshuffled per epoch
+    sampler.set_epoch(0, start_batch=5)
+    assert list(sampler) == first[5:]  # resume inside an epoch
+
+
+def test_bucketing_weights_and_ranks():
+    durations = [1.0] * 10 + [2.0] * 10
+    weights = [3.0] * 10 + [1.0] * 10
+    counts = Counter(i for b in BucketBatchSampler(durations, 8.0, weights=weights, seed=1) for i in b)
+    assert all(counts[i] == 3 for i in range(10)) and all(counts[i] == 1 for i in range(10, 20))
+    ranks = [list(BucketBatchSampler(durations, 8.0, seed=1, num_replicas=2, rank=r)) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1])
+    assert set(i for r in ranks for b in r for i in b) == set(range(20))
+    with pytest.raises(ValueError, match="max_seconds"):
+        BucketBatchSampler(durations, 0.0)
+
+
+def test_dataset_collate_and_loader(tmp_path):
+    from speech.augment import AugmentConfig
+    from speech.features import FeatureConfig
+    from speech.vocab import Alphabet
+
+    path = make_corpus(tmp_path, ["abc", "bad cab", "a"])
+    alphabet = Alphabet()
+    ds = SpeechDataset(read_manifest(path), alphabet, FeatureConfig(n_mels=40), augment=AugmentConfig(), seed=1)
+    item = ds[1]
+    assert item["feats"].shape[1] == 40 and item["feats"].dtype == torch.float32
+    assert alphabet.decode(item["labels"].tolist()) == "bad cab"
+    assert torch.equal(ds[1]["feats"], item["feats"])  # same (seed, epoch, index) -> same augmentation
+    ds.set_epoch(1)
+    assert not torch.equal(ds[1]["feats"], item["feats"])
+    batch = collate([ds[i] for i in range(3)])
+    assert batch.feats.shape[0] == 3 and batch.feats.shape[1] == int(batch.feat_lengths.max())
+    assert batch.labels.shape == (3, 7) and batch.label_lengths.tolist() == [3, 7, 1]
+    assert batch.feats[2, int(batch.feat_lengths[2]):].abs().sum() == 0  # zero padding
+    sampler = BucketBatchSampler(ds.durations, 10.0, seed=0)
+    seen = [i for b in make_loader(ds, sampler, num_workers=0) for i in b.indices]
+    assert sorted(seen) == [0, 1, 2]
+
+
+def test_ctc_min_frames():
+    assert ctc_min_frames([1, 2, 3]) == 3
+    assert ctc_min_frames([1, 1, 2, 2, 2]) == 8
+    assert ctc_min_frames([]) == 0
