@@ -183,7 +183,9 @@ class GreedyDecoder:
         stream.advance(log_probs)
         return stream.finalize()
 
-    def stream(self) -> "GreedyStream":
+    def stream(self, hotwords: Sequence[str] | None = None) -> "GreedyStream":
+        if hotwords:
+            raise ValueError("greedy decoding cannot boost hot words; use BeamSearchDecoder(hotwords=...)")
         return GreedyStream(self)
 
 
@@ -498,10 +500,11 @@ class BeamSearchStream(DecoderStream):
             child.lm = node.lm
             child.ctx = node.ctx
             child.partial_lm = 0.0
-            if d.lm is not None and not d._is_prefix(child.word):
-                # Only an OOV word can come out of this prefix: charge its final score now.
-                child.partial_lm = d._word_score(node.ctx, child.word, False)
             active = [h.children[tok] for h in node.hot_active if tok in h.children]
+            if d.lm is not None and not d._is_prefix(child.word):
+                # Only an OOV word can come out of this prefix: charge its final score now (without the
+                # penalty while it is on the way to a hot word, whose words are exempt).
+                child.partial_lm = d._word_score(node.ctx, child.word, bool(active))
         child.hot_done = hot_done
         child.hot_active = tuple(active)
         credit = max((h.credit for h in active), default=0.0)

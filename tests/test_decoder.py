@@ -197,10 +197,18 @@ def test_hot_word_changes_the_result():
     decoder = BeamSearchDecoder(ALPHABET)
     assert decoder.decode(m)[0].text == "kat"
     assert BeamSearchDecoder(ALPHABET, hotwords=["cat"]).decode(m)[0].text == "cat"
-    assert decoder.stream(hotwords=["Cat"]).__class__ is not None
     stream = decoder.stream(hotwords=["Cat"])  # per-stream hot words, normalised
     stream.advance(m)
     assert stream.finalize()[0].text == "cat"
+    with pytest.raises(ValueError, match="greedy decoding cannot boost hot words"):
+        GreedyDecoder(ALPHABET).stream(hotwords=["cat"])
+
+
+def test_hot_word_outside_the_lm_vocabulary(lm):
+    # "zorg" is unknown to the LM: as a hot word it escapes the OOV penalty and wins over the known "cat".
+    m = emissions(["_", {"c": 0.5, "z": 0.4}, "_", {"a": 0.5, "o": 0.4}, "_", {"t": 0.5, "r": 0.4}, "_", "g", "_"])
+    assert BeamSearchDecoder(ALPHABET, lm=lm).decode(m)[0].text != "zorg"
+    assert BeamSearchDecoder(ALPHABET, lm=lm, hotwords=["zorg"]).decode(m)[0].text == "zorg"
 
 
 def test_hot_word_credit_is_removed_when_the_prefix_leaves_it():
