@@ -1,0 +1,89 @@
+"""Training loop on a tiny corpus: checkpoints, resume, CLI, export, and (slow) DDP through torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dialogue import Responder
+from dialogue.corpora import write_jsonl
+from dialogue.train import TrainConfig, export, main, train
+
+PAIRS = [("hello", "Hi there."), ("how are you", "I am well."), ("bye", "Goodbye!"), ("thanks", "You're welcome.")]
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    pairs = [{"context": [], "prompt": p, "reply": r, "source": "t"} for p, r in PAIRS] * 4
+    t = write_jsonl(pairs, tmp_path / "train.jsonl")
+    v = write_jsonl(pairs[:4], tmp_path / "valid.jsonl")
+    return t, v
+
+
+def tiny_config(corpus, out, **kw):
+    t, v = corpus
+    cfg = dict(train_path=str(t), valid_path=str(v), out_dir=str(out), model="tiny", vocab_size=300, epochs=2,
+               batch_size=4, valid_every=3, log_every=2, warmup_steps=1, sample_prompts=["hello"], threads=1)
+    cfg.update(kw)
+    return TrainConfig(**cfg)
+
+
+def test_train_writes_checkpoints_and_resumes(corpus, tmp_path):
+    out = tmp_path / "run"
+    best = train(tiny_config(corpus, out, max_steps=4))
+    assert best == out / "best.pt" and (out / "last.pt").is_file()
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["train_state"]["step"] == 4 and "optimizer" in last
+    assert "optimizer" not in torch.load(best, weights_only=True)
+    lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert lines[-1]["valid_ppl"] > 1 and lines[-1]["samples"][0][0] == "hello"
+    # resume continues the step count with the same tokenizer
+    train(tiny_config(corpus, out, max_steps=6, resume=True))
+    again = torch.load(out / "last.pt", weights_only=True)
+    assert again["train_state"]["step"] == 6 and again["tokenizer"] == last["tokenizer"]
+    assert not list(out.glob("*.tmp"))
+    bot = Responder.load(best)
+    assert bot.reply([], "hello")
+
+
+def test_main_cli_and_export(corpus, tmp_path):
+    t, v = corpus
+    out = tmp_path / "cli"
+    shipped = tmp_path / "ship" / "en.pt"
+    rc = main(["--train", str(t), "--valid", str(v), "--out", str(out), "--model", "tiny", "--vocab-size", "300",
+               "--max-steps", "3", "--batch-size", "4", "--valid-every", "2", "--threads", "1", "--cell", "gru",
+               "--attention", "dot", "--export", str(shipped)])
+    assert rc == 0 and shipped.is_file()
+    ckpt = torch.load(shipped, weights_only=True)
+    assert ckpt["config"]["cell"] == "gru" and "optimizer" not in ckpt
+    assert next(iter(v for v in ckpt["state_dict"].values() if v.is_floating_point())).dtype == torch.float16
+    assert Responder.load(shipped).reply([], "hello")
+
+
+def test_bad_config_values(corpus, tmp_path):
+    with pytest.raises(ValueError, match="tiny, small, base"):
+        train(tiny_config(corpus, tmp_path / "x", model="huge"))
+    with pytest.raises(ValueError, match="device"):
+        train(tiny_config(corpus, tmp_path / "y", device="tpu"))
+    with pytest.raises(ValueError, match="unknown TrainConfig keys"):
+        TrainConfig.from_dict({"epoch": 3})
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_with_torchrun(corpus, tmp_path):
+    t, v = corpus
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "dialogue.train", "--train", str(t), "--valid", str(v), "--out", str(out), "--model", "tiny",
+           "--vocab-size", "300", "--max-steps", "3", "--batch-size", "2", "--valid-every", "2", "--device", "cpu",
+           "--threads", "1"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["train_state"]["step"] == 3
+    assert Responder.load(out / "best.pt").reply([], "hello")
