@@ -102,6 +102,9 @@ def test_voice_turn_client_vad(assistant):
     partials = [e for e in events if e["type"] == "transcript.partial"]
     assert partials, "the recognizer gave no partial transcript"
     assert all(0 <= p["stable_chars"] <= len(p["text"]) for p in partials)
+    assert len(partials) >= 3 and len(partials[-1]["text"]) > len(partials[0]["text"])  # they grow
+    for before, after in zip(partials, partials[1:]):  # and the stable prefix never changes
+        assert after["text"].startswith(before["text"][:before["stable_chars"]])
     assert "vad.speech_started" not in types(events)  # the client does the VAD
     final = session.end_utterance()
     assert types(final) == ["transcript.final"]

@@ -1,0 +1,868 @@
+"""The websocket server: the only asyncio code of the project.
+
+    python -m server --host 127.0.0.1 --port 8765 [--db data/assistant.db] [--token SECRET]
+
+One port serves
+- `/v1/ws`: the websocket of the wire protocol (docs/protocol.md),
+- `/`, the files of `assistant/web/`, `/healthz`, `/metrics` (Prometheus text) and
+  `/v1/conversations[/ID]` (stored conversations as JSON) over plain HTTP.
+
+Threads: the asyncio event loop only moves bytes. All model work happens in one `ModelWorker`
+thread that, each tick, takes the queued audio of every session and recognises it with one
+batched `Recognizer.feed_many` call (so throughput grows with load), runs the control messages
+in order, and advances every streaming reply by one piece. Events come back to the loop with
+`call_soon_threadsafe` and go out through a bounded per-connection queue, so a slow client only
+slows itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import http
+import ipaddress
+import json
+import logging
+import mimetypes
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from assistant import Assistant, AssistantConfig
+from assistant import protocol
+from assistant.memory import ConversationNotFound
+from assistant.protocol import ProtocolError, error_event, event
+
+__all__ = ["AssistantServer", "ServerOptions", "ServerThread", "Metrics", "main", "build_parser"]
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/v1/ws"
+WEB_DIR = Path(__file__).resolve().parent / "assistant" / "web"
+SAMPLE_RATE = protocol.SAMPLE_RATE
+SERVER_NAME = "lstm-voice-assistant/0.1"
+
+
+@dataclass
+class ServerOptions:
+    host: str = "127.0.0.1"  # interface to listen on
+    port: int = 8765  # TCP port; 0 picks a free one
+    token: str | None = None  # required bearer token (header or ?token=); None: no auth (loopback only)
+    origins: tuple[str, ...] = ()  # browser Origins allowed besides the server's own; "*" allows any
+    web_dir: Path = WEB_DIR  # static files served over HTTP
+    shutdown_grace_seconds: float = 10.0  # how long shutdown waits for sessions to close
+
+
+# ---- metrics -------------------------------------------------------------------------------
+
+class Histogram:
+    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...]):
+        self.name, self.help, self.buckets = name, help_text, buckets
+        self.counts = [0] * len(buckets)
+        self.total = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.total += 1
+        self.sum += value
+        for i, edge in enumerate(self.buckets):
+            if value <= edge:
+                self.counts[i] += 1
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        lines += [f'{self.name}_bucket{{le="{edge:g}"}} {count}' for edge, count in zip(self.buckets, self.counts)]
+        lines += [f'{self.name}_bucket{{le="+Inf"}} {self.total}', f"{self.name}_sum {self.sum:.6f}",
+                  f"{self.name}_count {self.total}"]
+        return lines
+
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Counters and histograms for /metrics (Prometheus text format); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.time()
+        self.counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        self.gauges: dict[str, Callable[[], float]] = {}
+        self.help: dict[str, str] = {}
+        self.histograms = {h.name: h for h in [
+            Histogram("assistant_first_partial_seconds", "Utterance start to first partial transcript.",
+                      _LATENCY_BUCKETS),
+            Histogram("assistant_endpoint_to_final_seconds", "End of speech to final transcript.", _LATENCY_BUCKETS),
+            Histogram("assistant_final_to_first_token_seconds", "Final transcript (or typed text) to first reply "
+                                                                 "text.", _LATENCY_BUCKETS),
+            Histogram("assistant_recognition_step_seconds", "One batched recognition step.", _LATENCY_BUCKETS),
+            Histogram("assistant_recognition_batch_streams", "Streams recognised per batched step.",
+                      (1, 2, 4, 8, 16, 32, 64)),
+        ]}
+        for name, text in [
+            ("assistant_sessions_total", "Sessions started."),
+            ("assistant_connections_total", "Websocket connections accepted."),
+            ("assistant_utterances_total", "Final transcripts."),
+            ("assistant_replies_total", "Replies ended, by finish reason."),
+            ("assistant_errors_total", "Error events sent, by code."),
+            ("assistant_audio_seconds_total", "Audio seconds received."),
+            ("assistant_partials_skipped_total", "Partial transcripts not sent to a client that reads slowly."),
+        ]:
+            self.counters[name] = {}
+            self.help[name] = text
+
+    def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            series = self.counters[name]
+            series[key] = series.get(key, 0.0) + value
+
+    def observe(self, name: str, value: float | None) -> None:
+        if value is None:
+            return
+        with self._lock:
+            self.histograms[name].observe(value)
+
+    def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        self.gauges[name] = read
+        self.help[name] = help_text
+
+    def value(self, name: str, **labels: str) -> float:
+        with self._lock:
+            return self.counters[name].get(tuple(sorted(labels.items())), 0.0)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        with self._lock:
+            for name, read in self.gauges.items():
+                lines += [f"# HELP {name} {self.help[name]}", f"# TYPE {name} gauge", f"{name} {read():g}"]
+            for name, series in self.counters.items():
+                lines += [f"# HELP {name} {self.help[name]}", f"# TYPE {name} counter"]
+                if not series:
+                    lines.append(f"{name} 0")
+                for key, value in sorted(series.items()):
+                    labels = ",".join(f'{k}="{v}"' for k, v in key)
+                    lines.append(f"{name}{{{labels}}} {value:g}" if labels else f"{name} {value:g}")
+            for histogram in self.histograms.values():
+                lines += histogram.render()
+        return "\n".join(lines) + "\n"
+
+    def record(self, events: list[dict[str, Any]]) -> None:
+        """Count what a batch of outgoing events says."""
+        for evt in events:
+            kind = evt["type"]
+            if kind == "transcript.final":
+                self.inc("assistant_utterances_total")
+            elif kind == "reply.done":
+                self.inc("assistant_replies_total", finish_reason=evt["finish_reason"])
+            elif kind == "error":
+                self.inc("assistant_errors_total", code=evt["code"])
+            elif kind == "session.started":
+                self.inc("assistant_sessions_total")
+            elif kind == "metrics":
+                for field_name, histogram in (("first_partial_ms", "assistant_first_partial_seconds"),
+                                              ("endpoint_to_final_ms", "assistant_endpoint_to_final_seconds"),
+                                              ("final_to_first_token_ms", "assistant_final_to_first_token_seconds")):
+                    if evt.get(field_name) is not None:
+                        self.observe(histogram, evt[field_name] / 1000.0)
+
+
+# ---- one websocket client ------------------------------------------------------------------
+
+_CLOSE = object()  # sentinel in a send queue: close the websocket after what came before
+
+
+@dataclass
+class _Command:
+    kind: str  # start | audio | audio.end | text | cancel | update | end | close | shutdown
+    message: Any = None  # the ClientMessage, or float32 samples for audio
+    at: float = field(default_factory=time.perf_counter)  # arrival time
+
+
+class Client:
+    """One websocket connection. Loop side: the send queue and protocol state; worker side: the session."""
+
+    def __init__(self, server: "AssistantServer", ws: ServerConnection):
+        self.server = server
+        self.ws = ws
+        self.id = uuid.uuid4().hex[:8]
+        self.loop = asyncio.get_running_loop()
+        self.connected_at = time.monotonic()
+        self.sequencer = protocol.Sequencer()
+        self.outbox: deque[Any] = deque()
+        self.outbox_ready = asyncio.Event()
+        self.started = False  # loop side: a session.start was accepted for the worker
+        self.closing = False
+        self.close_code = 1000
+        self.close_reason = ""
+        self.done = asyncio.Event()  # the worker has closed the session
+        self.last_overload_report = 0.0
+        self.overload_rejected_ms = 0.0
+        # shared with the worker, under worker.lock
+        self.inbox: deque[_Command] = deque()
+        self.backlog_samples = 0
+        # worker side only
+        self.session = None
+        self.discard_until_start = False
+
+    # -- outgoing (loop thread) --
+
+    def send_events(self, events: list[dict[str, Any]]) -> None:
+        if self.closing:
+            return
+        limit = self.server.config.send_queue_size
+        for evt in events:
+            if evt["type"] == "transcript.partial" and len(self.outbox) >= limit * 3 // 4:
+                self.server.metrics.inc("assistant_partials_skipped_total")
+                continue  # superseded by the next partial or the final anyway
+            if len(self.outbox) >= limit:
+                self.outbox.clear()
+                self.fatal("too_slow", f"{limit} events waiting: the client does not read fast enough", 1008)
+                return
+            self.outbox.append(evt)
+            self.server.metrics.record([evt])
+        self.outbox_ready.set()
+
+    def error(self, exc: ProtocolError) -> None:
+        self.send_events([error_event(exc.code, exc.message, exc.fatal)])
+
+    def fatal(self, code: str, message: str, close_code: int = 1008) -> None:
+        """Send a fatal error and close the connection after the events already queued."""
+        if self.closing:
+            return
+        evt = error_event(code, message, fatal=True)
+        self.server.metrics.record([evt])
+        self.outbox.append(evt)
+        self.close_after(close_code, code)
+
+    def close_after(self, code: int, reason: str) -> None:
+        self.closing = True
+        self.close_code, self.close_reason = code, reason
+        self.outbox.append(_CLOSE)
+        self.outbox_ready.set()
+
+    def from_worker(self, events: list[dict[str, Any]]) -> None:
+        """Called by the worker thread: hand events to the loop."""
+        if events:
+            try:
+                self.loop.call_soon_threadsafe(self.send_events, events)
+            except RuntimeError:  # the loop is gone (shutdown)
+                pass
+
+    async def sender(self) -> None:
+        try:
+            while True:
+                while not self.outbox:
+                    self.outbox_ready.clear()
+                    await self.outbox_ready.wait()
+                item = self.outbox.popleft()
+                if item is _CLOSE:
+                    await self.ws.close(self.close_code, self.close_reason)
+                    return
+                await self.ws.send(self.sequencer.dump(item))
+        except ConnectionClosed:
+            return
+
+
+# ---- the model worker ----------------------------------------------------------------------
+
+class ModelWorker(threading.Thread):
+    """All model work of all sessions, in one thread; recognition batched across sessions."""
+
+    def __init__(self, server: "AssistantServer"):
+        super().__init__(name="model-worker", daemon=True)
+        self.server = server
+        self.assistant: Assistant = server.assistant
+        self.lock = threading.Condition()
+        self.clients: list[Client] = []
+        self._stopping = False
+
+    # -- called from the loop --
+
+    def add(self, client: Client) -> None:
+        with self.lock:
+            self.clients.append(client)
+
+    def submit(self, client: Client, command: _Command) -> None:
+        with self.lock:
+            client.inbox.append(command)
+            if command.kind == "audio":
+                client.backlog_samples += command.message.size
+            self.lock.notify()
+
+    def backlog_seconds(self, client: Client) -> float:
+        with self.lock:
+            return client.backlog_samples / SAMPLE_RATE
+
+    def stop(self) -> None:
+        with self.lock:
+            self._stopping = True
+            self.lock.notify()
+
+    # -- the thread --
+
+    def _replies(self) -> list[Client]:
+        """Clients with a reply to advance whose send queue has room."""
+        limit = self.server.config.send_queue_size // 2
+        return [c for c in self.clients if c.session is not None and c.session.reply is not None
+                and not c.session.reply.done and len(c.outbox) < limit]
+
+    def run(self) -> None:
+        while True:
+            with self.lock:
+                while not self._stopping and not any(c.inbox for c in self.clients) and not self._replies():
+                    streaming = any(c.session is not None and c.session.reply is not None
+                                    and not c.session.reply.done for c in self.clients)
+                    self.lock.wait(0.02 if streaming else None)  # replies paused for slow readers: poll
+                if self._stopping and not any(c.inbox for c in self.clients):
+                    return
+                audio: list[tuple[Client, np.ndarray]] = []
+                controls: list[tuple[Client, _Command]] = []
+                for client in self.clients:
+                    if not client.inbox:
+                        continue
+                    if client.inbox[0].kind == "audio":
+                        chunks = []
+                        while client.inbox and client.inbox[0].kind == "audio":
+                            chunks.append(client.inbox.popleft().message)
+                        samples = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+                        client.backlog_samples -= samples.size
+                        audio.append((client, samples))
+                    else:
+                        controls.append((client, client.inbox.popleft()))
+            try:
+                self._tick(audio, controls)
+            except Exception:  # never let the worker die; the sessions get an error each
+                log.exception("model worker tick failed")
+                for client, _ in audio + controls:
+                    client.from_worker([error_event("internal", "the server failed processing this session")])
+
+    def _tick(self, audio: list[tuple[Client, np.ndarray]], controls: list[tuple[Client, _Command]]) -> None:
+        metrics = self.server.metrics
+        work = [(c, x) for c, x in audio if c.session is not None and not c.discard_until_start]
+        for client, _ in audio:
+            if client.session is None or client.discard_until_start:
+                client.from_worker([error_event("not_started", "audio discarded: no session is running")])
+        if work:
+            t0 = time.perf_counter()
+            try:
+                results = self.assistant.feed_many([(c.session, x) for c, x in work])
+            except Exception:
+                log.exception("batched recognition failed")
+                results = [[error_event("internal", "recognition failed for this audio")] for _ in work]
+            metrics.observe("assistant_recognition_step_seconds", time.perf_counter() - t0)
+            metrics.observe("assistant_recognition_batch_streams", len(work))
+            for (client, _), events in zip(work, results):
+                self._maybe_reply(client, events)
+                client.from_worker(events)
+        for client, command in controls:
+            try:
+                events = self._control(client, command)
+            except ProtocolError as exc:
+                events = [error_event(exc.code, exc.message, exc.fatal)]
+            except Exception:
+                log.exception("%s failed for client %s", command.kind, client.id)
+                events = [error_event("internal", f"{command.kind} failed on the server")]
+            client.from_worker(events)
+        for client in self._replies():
+            reply = client.session.reply
+            try:
+                events = reply.step()
+            except Exception:
+                log.exception("reply step failed")
+                events = client.session.cancel_reply(reason="cancelled")
+                events.insert(0, error_event("internal", "the reply failed and was cancelled"))
+            client.from_worker(events)
+
+    def _maybe_reply(self, client: Client, events: list[dict[str, Any]]) -> None:
+        session = client.session
+        if session is not None and session.last_final is not None and any(
+                e["type"] == "transcript.final" for e in events):
+            session.respond()
+            events.extend(session.reply.step())  # the first token right away (latency)
+
+    def _control(self, client: Client, command: _Command) -> list[dict[str, Any]]:
+        kind, message = command.kind, command.message
+        if kind == "start":
+            client.discard_until_start = False
+            try:
+                session = self.assistant.open_session(message.get("conversation_id"), asr=message.get("asr"),
+                                                      vad=message.get("vad"), reply=message.get("reply"))
+            except ProtocolError as exc:
+                client.discard_until_start = True
+                client.loop.call_soon_threadsafe(setattr, client, "started", False)
+                return [error_event(exc.code, exc.message)]
+            client.session = session
+            return [session.started_event()]
+        if kind in ("close", "shutdown", "end"):
+            events: list[dict[str, Any]] = []
+            if client.session is not None:
+                events = client.session.close()
+                reason = {"close": "disconnected", "shutdown": "shutdown", "end": "client"}[kind]
+                events.append(event("session.ended", session_id=client.session.id, reason=reason))
+                client.session = None
+            if kind == "close":
+                with self.lock:
+                    if client in self.clients:
+                        self.clients.remove(client)
+            if kind != "end":  # the events first, then done (call_soon_threadsafe keeps the order)
+                client.from_worker(events)
+                client.loop.call_soon_threadsafe(client.done.set)
+                return []
+            return events
+        session = client.session
+        if session is None or client.discard_until_start:
+            return [error_event("not_started", f"{kind} discarded: no session is running")]
+        if kind == "audio.end":
+            events = session.end_utterance(endpoint_at=command.at)
+            self._maybe_reply(client, events)
+            return events
+        if kind == "text":
+            reply = session.respond(message.get("text"), received_at=command.at)
+            return reply.step()
+        if kind == "cancel":
+            return session.cancel_reply(message.get("reply_id"), reason="cancelled")
+        if kind == "update":
+            return [session.update(asr=message.get("asr"), vad=message.get("vad"), reply=message.get("reply"))]
+        raise AssertionError(f"unknown command {kind}")
+
+
+# ---- the server ----------------------------------------------------------------------------
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AssistantServer:
+    """The websocket + HTTP server around one `Assistant`."""
+
+    def __init__(self, assistant: Assistant, options: ServerOptions | None = None):
+        self.assistant = assistant
+        self.config: AssistantConfig = assistant.config
+        self.options = options or ServerOptions()
+        if self.options.token is None and not _is_loopback(self.options.host):
+            raise ValueError(f"--host {self.options.host} is not a loopback address: a --token (or ASSISTANT_TOKEN) "
+                             "is required")
+        self.metrics = Metrics()
+        self.clients: set[Client] = set()
+        self.worker = ModelWorker(self)
+        self.server: Server | None = None
+        self.stopping = False
+        self.metrics.gauge("assistant_sessions_active", "Open websocket sessions.", lambda: len(self.clients))
+        self.metrics.gauge("assistant_uptime_seconds", "Seconds since the server started.",
+                           lambda: time.time() - self.metrics.started)
+        self.metrics.gauge("assistant_max_sessions", "Configured session limit.", lambda: self.config.max_sessions)
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
+        return f"http://{host}:{self.port}/"
+
+    def limits(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "max_frame_bytes": cfg.max_frame_bytes, "max_frame_ms": cfg.max_frame_bytes * 1000 // (2 * SAMPLE_RATE),
+            "min_frame_ms": 10, "max_message_bytes": cfg.max_message_bytes, "max_text_chars": cfg.max_text_chars,
+            "max_session_seconds": cfg.max_session_seconds, "idle_timeout_seconds": cfg.idle_timeout_seconds,
+            "max_sessions": cfg.max_sessions, "max_backlog_seconds": cfg.max_backlog_seconds,
+        }
+
+    async def start(self) -> None:
+        self.worker.start()
+        cfg = self.config
+        self.server = await serve(
+            self.handler, self.options.host, self.options.port,
+            process_request=self.process_request,
+            max_size=max(cfg.max_frame_bytes, cfg.max_message_bytes) * 4,  # ours answer too_large first
+            max_queue=64,
+            compression=None,  # audio does not compress; saves CPU
+            server_header=SERVER_NAME,
+        )
+        log.info("listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop accepting, cancel replies (storing what was sent), close sessions,
+        stop the worker, close the database."""
+        if self.stopping:
+            return
+        self.stopping = True
+        assert self.server is not None
+        self.server.close(close_connections=False)  # stop listening now
+        clients = list(self.clients)
+        for client in clients:
+            self.worker.submit(client, _Command("shutdown"))
+        if clients:
+            await asyncio.wait([asyncio.ensure_future(c.done.wait()) for c in clients],
+                               timeout=self.options.shutdown_grace_seconds)
+        for client in clients:
+            client.send_events([error_event("shutting_down", "the server is stopping", fatal=True)])
+            client.close_after(1001, "server shutdown")
+        try:
+            await asyncio.wait_for(self.server.wait_closed(), self.options.shutdown_grace_seconds)
+        except asyncio.TimeoutError:
+            log.warning("connections still open after %.0f s; closing them", self.options.shutdown_grace_seconds)
+            self.server.close(close_connections=True)
+            await self.server.wait_closed()
+        self.worker.stop()
+        await asyncio.to_thread(self.worker.join, 30)
+        self.assistant.close()
+        log.info("stopped")
+
+    # -- HTTP --
+
+    def _authorized(self, request: Request) -> bool:
+        token = self.options.token
+        if token is None:
+            return True
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else None
+        if given is None:
+            given = (parse_qs(urlsplit(request.path).query).get("token") or [None])[0]
+        return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+    def _origin_allowed(self, request: Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:  # not a browser
+            return True
+        allowed = self.options.origins
+        if "*" in allowed or origin in allowed:
+            return True
+        host = request.headers.get("Host", "")
+        return origin in (f"http://{host}", f"https://{host}")
+
+    @staticmethod
+    def _response(status: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8",
+                  headers: dict[str, str] | None = None) -> Response:
+        if isinstance(body, str):
+            body = body.encode()
+        code = http.HTTPStatus(status)
+        hdrs = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                        ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+                        ("Connection", "close")])
+        for key, value in (headers or {}).items():
+            hdrs[key] = value
+        return Response(code.value, code.phrase, hdrs, body)
+
+    def _json(self, status: int, data: Any) -> Response:
+        return self._response(status, json.dumps(data, ensure_ascii=False), "application/json")
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == WS_PATH:
+            if not self._authorized(request):
+                self.metrics.inc("assistant_errors_total", code="unauthorized")
+                return self._response(401, "unauthorized: send Authorization: Bearer TOKEN or ?token=TOKEN\n",
+                                      headers={"WWW-Authenticate": "Bearer"})
+            if not self._origin_allowed(request):
+                self.metrics.inc("assistant_errors_total", code="forbidden_origin")
+                return self._response(403, f"forbidden_origin: {request.headers.get('Origin')} is not allowed\n")
+            if self.stopping:
+                return self._response(503, "shutting_down\n")
+            return None  # the websocket handshake goes on
+        if path == "/healthz":
+            status = "stopping" if self.stopping else "ok"
+            return self._json(503 if self.stopping else 200, {"status": status, "sessions": len(self.clients),
+                                                              "max_sessions": self.config.max_sessions})
+        if path == "/metrics" or path.startswith("/v1/conversations"):
+            if not self._authorized(request):
+                return self._response(401, "unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
+            if path == "/metrics":
+                return self._response(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+            return await self._conversations(path)
+        return self._static(path)
+
+    async def _conversations(self, path: str) -> Response:
+        memory = self.assistant.memory
+        rest = path[len("/v1/conversations"):].strip("/")
+        if not rest:
+            items = await asyncio.to_thread(memory.list_conversations, 100)
+            return self._json(200, {"conversations": items})
+        try:
+            return self._json(200, await asyncio.to_thread(memory.export_conversation, unquote(rest)))
+        except ConversationNotFound as exc:
+            return self._json(404, {"error": "unknown_conversation", "message": str(exc)})
+
+    def _static(self, path: str) -> Response:
+        root = self.options.web_dir.resolve()
+        name = unquote(path).lstrip("/") or "index.html"
+        if "\x00" in name or any(part in ("..",) or part.startswith(".") for part in Path(name).parts):
+            return self._response(404, "not found\n")
+        target = (root / name).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            return self._response(404, "not found\n")
+        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        return self._response(200, target.read_bytes(), content_type, headers={"Cache-Control": "no-cache"})
+
+    # -- websocket --
+
+    async def handler(self, ws: ServerConnection) -> None:
+        client = Client(self, ws)
+        if len(self.clients) >= self.config.max_sessions or self.stopping:
+            code = "shutting_down" if self.stopping else "busy"
+            text = "the server is stopping" if self.stopping else \
+                f"the server has its maximum of {self.config.max_sessions} sessions; try again later"
+            try:
+                await ws.send(client.sequencer.dump(error_event(code, text, fatal=True)))
+                await ws.close(1013, code)
+            except ConnectionClosed:
+                pass
+            self.metrics.inc("assistant_errors_total", code=code)
+            return
+        self.clients.add(client)
+        self.metrics.inc("assistant_connections_total")
+        self.worker.add(client)
+        sender = asyncio.create_task(client.sender())
+        client.send_events([event("server.info", protocol=protocol.PROTOCOL_VERSION, server=SERVER_NAME,
+                                  models=self.assistant.info(),
+                                  audio={"sample_rate": SAMPLE_RATE, "encoding": protocol.ENCODING},
+                                  limits=self.limits())])
+        try:
+            await self._receive(client)
+        finally:
+            self.worker.submit(client, _Command("close"))
+            try:
+                await asyncio.wait_for(client.done.wait(), 30)
+            except asyncio.TimeoutError:
+                log.warning("client %s: the worker did not close its session in time", client.id)
+            if not client.closing:
+                client.close_after(1000, "")
+            try:
+                await asyncio.wait_for(sender, 10)
+            except (asyncio.TimeoutError, ConnectionClosed):
+                sender.cancel()
+            self.clients.discard(client)
+
+    async def _receive(self, client: Client) -> None:
+        cfg = self.config
+        last = time.monotonic()
+        while not client.closing:
+            now = time.monotonic()
+            idle_left = cfg.idle_timeout_seconds - (now - last)
+            session_left = cfg.max_session_seconds - (now - client.connected_at)
+            try:
+                frame = await asyncio.wait_for(client.ws.recv(), timeout=max(0.0, min(idle_left, session_left)))
+            except asyncio.TimeoutError:
+                if session_left <= idle_left:
+                    client.fatal("session_timeout", f"sessions last at most {cfg.max_session_seconds:g} s", 1000)
+                else:
+                    client.fatal("idle_timeout", f"nothing received for {cfg.idle_timeout_seconds:g} s", 1000)
+                return
+            except ConnectionClosed:
+                return
+            last = time.monotonic()
+            try:
+                self._on_frame(client, frame)
+            except ProtocolError as exc:
+                client.error(exc)
+
+    def _on_frame(self, client: Client, frame: str | bytes) -> None:
+        cfg = self.config
+        message = protocol.parse(frame, max_audio_bytes=cfg.max_frame_bytes, max_message_bytes=cfg.max_message_bytes,
+                                 max_text_chars=cfg.max_text_chars)
+        kind = message.type
+        if kind == "ping":
+            client.send_events([event("pong")])
+            return
+        if kind == "session.start":
+            if client.started:
+                raise ProtocolError("already_started", "a session is running; send session.end first")
+            client.started = True
+            self.worker.submit(client, _Command("start", message))
+            return
+        if not client.started:
+            raise ProtocolError("not_started", f"send session.start before {kind}")
+        if kind == "binary":
+            samples = np.frombuffer(message.data, dtype="<i2").astype(np.float32) / 32768.0
+            backlog = self.worker.backlog_seconds(client)
+            if backlog + samples.size / SAMPLE_RATE > cfg.max_backlog_seconds:
+                client.overload_rejected_ms += message.duration_ms
+                now = time.monotonic()
+                if now - client.last_overload_report >= 1.0:  # at most one report a second, with the total
+                    client.last_overload_report = now
+                    raise ProtocolError("overloaded", f"{backlog:.1f} s of audio waiting for recognition; "
+                                                      f"{client.overload_rejected_ms:.0f} ms of audio not accepted so "
+                                                      "far: slow down or retry")
+                return
+            self.metrics.inc("assistant_audio_seconds_total", samples.size / SAMPLE_RATE)
+            self.worker.submit(client, _Command("audio", samples))
+        elif kind == "audio.end":
+            self.worker.submit(client, _Command("audio.end"))
+        elif kind == "text.input":
+            if not message.get("text", "").strip():
+                raise ProtocolError("bad_field", "text.input needs a non-empty `text`")
+            self.worker.submit(client, _Command("text", message))
+        elif kind == "reply.cancel":
+            self.worker.submit(client, _Command("cancel", message))
+        elif kind == "session.update":
+            self.worker.submit(client, _Command("update", message))
+        elif kind == "session.end":
+            client.started = False
+            self.worker.submit(client, _Command("end"))
+        else:  # pragma: no cover - parse() only returns known types
+            raise AssertionError(kind)
+
+
+# ---- running it ----------------------------------------------------------------------------
+
+class ServerThread:
+    """A server in a background thread with its own event loop (tests, notebooks, benchmarks).
+
+        with ServerThread(assistant) as srv:
+            url = srv.ws_url
+    """
+
+    def __init__(self, assistant: Assistant, options: ServerOptions | None = None):
+        options = options or ServerOptions(port=0)
+        self.server = AssistantServer(assistant, options)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="assistant-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.server.start())
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        self._ready.wait(60)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(60)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{WS_PATH}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = AssistantConfig()
+    p = argparse.ArgumentParser(prog="assistant serve", description="Run the voice assistant websocket server.")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; any other "
+                                                         "address needs --token)")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
+    p.add_argument("--db", default=defaults.db_path, help=f"conversation database (default {defaults.db_path})")
+    p.add_argument("--speech-model", default=defaults.speech_model, help="speech model name or checkpoint path")
+    p.add_argument("--dialogue-model", default=defaults.dialogue_model, help="dialogue model name or checkpoint")
+    p.add_argument("--token", default=None, help="required client token (default: $ASSISTANT_TOKEN)")
+    p.add_argument("--origins", default="", help="comma-separated browser Origins allowed besides the server's "
+                                                 "own ('*' for any)")
+    p.add_argument("--max-sessions", type=int, default=defaults.max_sessions, help="concurrent sessions")
+    p.add_argument("--history-turns", type=int, default=defaults.history_turns, help="stored turns given to "
+                                                                                     "the dialogue model")
+    p.add_argument("--vad", choices=("server", "client"), default=defaults.vad_mode, help="default VAD mode")
+    p.add_argument("--silence-ms", type=int, default=defaults.silence_ms, help="silence that ends an utterance")
+    p.add_argument("--idle-timeout", type=float, default=defaults.idle_timeout_seconds, help="seconds")
+    p.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds, help="seconds")
+    p.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars, help="longest text.input")
+    p.add_argument("--decoding", default=None, help='reply DecodingOptions as JSON, e.g. \'{"strategy": "beam"}\'')
+    p.add_argument("--threads", type=int, default=None, help="torch threads for model work (default: torch's)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = args.token or os.environ.get("ASSISTANT_TOKEN") or None
+    if token is None and not _is_loopback(args.host):
+        print(f"assistant serve: --host {args.host} is reachable from other machines; set --token or "
+              "ASSISTANT_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        decoding = json.loads(args.decoding) if args.decoding else {}
+        config = AssistantConfig(speech_model=args.speech_model, dialogue_model=args.dialogue_model, db_path=args.db,
+                                 history_turns=args.history_turns, max_sessions=args.max_sessions,
+                                 vad_mode=args.vad, silence_ms=args.silence_ms,
+                                 idle_timeout_seconds=args.idle_timeout, max_session_seconds=args.max_session_seconds,
+                                 max_text_chars=args.max_text_chars, decoding=decoding)
+    except (ValueError, json.JSONDecodeError) as exc:
+        print(f"assistant serve: {exc}", file=sys.stderr)
+        return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        assistant = Assistant.load(config)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"assistant serve: {exc}", file=sys.stderr)
+        return 2
+    options = ServerOptions(host=args.host, port=args.port, token=token,
+                            origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()))
+    return asyncio.run(_serve(assistant, options))
+
+
+async def _serve(assistant: Assistant, options: ServerOptions) -> int:
+    server = AssistantServer(assistant, options)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"Assistant server ready: open {server.url}  (websocket {server.url.replace('http', 'ws', 1)}"
+          f"{WS_PATH.lstrip('/')})", flush=True)
+    await stop.wait()
+    print("Shutting down...", flush=True)
+    await server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
