@@ -8,6 +8,9 @@ from .audio import SAMPLE_RATE, float_to_pcm16, load_audio, pcm16_to_float, vali
 from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer
 from .model import AcousticConfig, AcousticModel, AcousticState
 from .vocab import Alphabet, normalize_text
+from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis, WordSpan
+from .endpoint import EndpointConfig, EndpointEvent, Endpointer
+from .lm import NGramLM
 
 __all__ = [
     "SAMPLE_RATE",
@@ -23,15 +26,24 @@ __all__ = [
     "AcousticConfig",
     "AcousticModel",
     "AcousticState",
+    "GreedyDecoder",
+    "BeamSearchDecoder",
+    "Hypothesis",
+    "WordSpan",
+    "NGramLM",
+    "EndpointConfig",
+    "Endpointer",
+    "EndpointEvent",
     "Recognizer",
+    "available_models",
 ]
 
 
 def __getattr__(name: str):
     # Lazy so that `import speech` works before (and without paying for) the recognizer module;
     # a missing or broken speech/recognizer.py surfaces as an ImportError on first use.
-    if name == "Recognizer":
-        from .recognizer import Recognizer
+    if name in ("Recognizer", "available_models"):
+        from . import recognizer
 
-        return Recognizer
+        return getattr(recognizer, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
