@@ -63,7 +63,7 @@ class AssistantTurn:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
 # ---- migrations: append only; never edit one that has shipped ------------------------------
@@ -224,17 +224,22 @@ class Memory:
             raise ConversationNotFound(conversation_id)
         return self._conversation_row(rows[0])
 
-    def list_conversations(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """Most recently updated first, each with `turn_count` and the `last_text` said."""
+    def list_conversations(self, limit: int = 50, offset: int = 0, include_empty: bool = False
+                           ) -> list[dict[str, Any]]:
+        """Most recently updated first, each with `turn_count` and the `last_text` said.
+
+        Conversations without turns (a session opened and nothing said) are left out unless
+        `include_empty`."""
         if limit <= 0 or offset < 0:
             raise ValueError(f"limit={limit}, offset={offset}; need limit > 0 and offset >= 0")
+        where = "" if include_empty else "WHERE EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id) "
         with self._lock:
             self._check_open()
             rows = list(self.db.query(
                 "SELECT c.*, "
                 "(SELECT count(*) FROM turns t WHERE t.conversation_id = c.id) AS turn_count, "
                 "(SELECT text FROM turns t WHERE t.conversation_id = c.id ORDER BY t.id DESC LIMIT 1) AS last_text "
-                "FROM conversations c ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
+                f"FROM conversations c {where}ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
                 [limit, offset],
             ))
         return [self._conversation_row(row) for row in rows]

@@ -78,10 +78,12 @@ def test_list_conversations_most_recent_first(memory):
     first = memory.create_conversation()
     second = memory.create_conversation()
     _exchange(memory, first, 1)  # first is now the most recently updated
-    listed = memory.list_conversations()
+    assert [c["id"] for c in memory.list_conversations()] == [first]  # second has no turns
+    listed = memory.list_conversations(include_empty=True)
     assert [c["id"] for c in listed] == [first, second]
     assert listed[0]["turn_count"] == 2 and listed[0]["last_text"] == "answer 1"
-    assert memory.list_conversations(limit=1, offset=1)[0]["id"] == second
+    assert listed[1]["turn_count"] == 0 and listed[1]["last_text"] is None
+    assert memory.list_conversations(limit=1, offset=1, include_empty=True)[0]["id"] == second
     with pytest.raises(ValueError):
         memory.list_conversations(limit=0)
 
