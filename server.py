@@ -56,6 +56,7 @@ WS_PATH = "/v1/ws"
 WEB_DIR = Path(__file__).resolve().parent / "assistant" / "web"
 SAMPLE_RATE = protocol.SAMPLE_RATE
 SERVER_NAME = "lstm-voice-assistant/0.1"
+MAX_PENDING_COMMANDS = 256  # control messages of one client waiting for the worker before `overloaded`
 
 
 @dataclass
@@ -700,6 +701,9 @@ class AssistantServer:
             return
         if not client.started:
             raise ProtocolError("not_started", f"send session.start before {kind}")
+        if kind != "binary" and len(client.inbox) >= MAX_PENDING_COMMANDS:
+            raise ProtocolError("overloaded", f"{len(client.inbox)} messages wait for the model worker; "
+                                              f"this {kind} was not accepted")
         if kind == "binary":
             samples = np.frombuffer(message.data, dtype="<i2").astype(np.float32) / 32768.0
             backlog = self.worker.backlog_seconds(client)

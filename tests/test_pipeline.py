@@ -190,6 +190,21 @@ def test_barge_in_keeps_only_delivered_text(assistant):
     assert stored[-1]["text"] == "".join(delivered) and stored[-1]["finish_reason"] == "interrupted"
 
 
+def test_barge_in_with_server_vad(assistant):
+    session = assistant.open_session(reply=LONG_REPLY)
+    for frame in frames(np.zeros(SR // 2, dtype=np.float32)):  # the listener learns the noise floor
+        assert session.feed_audio(frame) == []
+    reply = session.respond("tell me a story")
+    reply.step()
+    reply.step()
+    events = []
+    for frame in frames(utterance(lead=0.0, speech=0.4, tail=0.0)):
+        events += session.feed_audio(frame)
+    kinds = types(events)
+    assert kinds[:3] == ["reply.done", "metrics", "vad.speech_started"]
+    assert events[0]["finish_reason"] == "interrupted" and events[0]["text"] == reply.text
+
+
 def test_cancel(assistant):
     session = assistant.open_session(reply=LONG_REPLY)
     reply = session.respond("go on")
