@@ -332,43 +332,45 @@ class ModelWorker(threading.Thread):
                     self.lock.wait(0.02 if streaming else None)  # replies paused for slow readers: poll
                 if self._stopping and not any(c.inbox for c in self.clients):
                     return
-                audio: list[tuple[Client, np.ndarray]] = []
+                audio: list[tuple[Client, np.ndarray, float]] = []
                 controls: list[tuple[Client, _Command]] = []
                 for client in self.clients:
                     if not client.inbox:
                         continue
                     if client.inbox[0].kind == "audio":
-                        chunks = []
+                        chunks, arrived = [], 0.0
                         while client.inbox and client.inbox[0].kind == "audio":
-                            chunks.append(client.inbox.popleft().message)
+                            command = client.inbox.popleft()
+                            chunks.append(command.message)
+                            arrived = command.at
                         samples = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
                         client.backlog_samples -= samples.size
-                        audio.append((client, samples))
+                        audio.append((client, samples, arrived))
                     else:
                         controls.append((client, client.inbox.popleft()))
             try:
                 self._tick(audio, controls)
             except Exception:  # never let the worker die; the sessions get an error each
                 log.exception("model worker tick failed")
-                for client, _ in audio + controls:
+                for client in {item[0] for item in audio + controls}:
                     client.from_worker([error_event("internal", "the server failed processing this session")])
 
-    def _tick(self, audio: list[tuple[Client, np.ndarray]], controls: list[tuple[Client, _Command]]) -> None:
+    def _tick(self, audio: list[tuple[Client, np.ndarray, float]], controls: list[tuple[Client, _Command]]) -> None:
         metrics = self.server.metrics
-        work = [(c, x) for c, x in audio if c.session is not None and not c.discard_until_start]
-        for client, _ in audio:
+        work = [(c, x, at) for c, x, at in audio if c.session is not None and not c.discard_until_start]
+        for client, _, _ in audio:
             if client.session is None or client.discard_until_start:
                 client.from_worker([error_event("not_started", "audio discarded: no session is running")])
         if work:
             t0 = time.perf_counter()
             try:
-                results = self.assistant.feed_many([(c.session, x) for c, x in work])
+                results = self.assistant.feed_many([(c.session, x, at) for c, x, at in work])
             except Exception:
                 log.exception("batched recognition failed")
                 results = [[error_event("internal", "recognition failed for this audio")] for _ in work]
             metrics.observe("assistant_recognition_step_seconds", time.perf_counter() - t0)
             metrics.observe("assistant_recognition_batch_streams", len(work))
-            for (client, _), events in zip(work, results):
+            for (client, _, _), events in zip(work, results):
                 self._maybe_reply(client, events)
                 client.from_worker(events)
         for client, command in controls:

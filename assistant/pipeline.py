@@ -212,20 +212,25 @@ class Assistant:
 
     # ---- batched recognition -----------------------------------------------------------------
 
-    def feed_many(self, work: Iterable[tuple["Session", np.ndarray]]) -> list[list[dict[str, Any]]]:
+    def feed_many(self, work: Iterable[tuple]) -> list[list[dict[str, Any]]]:
         """Feed audio to many sessions with one batched recognition step; the events of each.
 
-        Utterances whose end of speech is detected (or that reach the length limit) are finalised
-        here, so the events can end with `transcript.final`.
+        `work` items are `(session, samples)` or `(session, samples, received_at)`, where
+        `received_at` (perf_counter) is when the last of these samples arrived (default: now); an
+        end of speech found in them is timed from there. Utterances whose end of speech is
+        detected (or that reach the length limit) are finalised here, so the events can end with
+        `transcript.final`.
         """
-        work = list(work)
-        ids = [id(session) for session, _ in work]
+        now = time.perf_counter()
+        work = [(item[0], item[1], item[2] if len(item) > 2 and item[2] is not None else now) for item in work]
+        ids = [id(session) for session, _, _ in work]
         if len(set(ids)) != len(ids):
             raise ValueError("feed_many got the same session twice; concatenate its audio instead")
         results: list[list[dict[str, Any]]] = [[] for _ in work]
         batch: list[tuple[int, Session, np.ndarray]] = []
-        for i, (session, samples) in enumerate(work):
+        for i, (session, samples, received_at) in enumerate(work):
             samples = _as_samples(samples)
+            session._received_at = received_at
             events, audio = session._before_recognition(samples)
             results[i].extend(events)
             if audio is not None and audio.size:
@@ -236,7 +241,7 @@ class Assistant:
             share = (time.perf_counter() - t0) / len(batch)
             for (i, session, audio), partial in zip(batch, partials):
                 results[i].extend(session._after_recognition(partial, audio, share))
-        for i, (session, _) in enumerate(work):
+        for i, (session, _, _) in enumerate(work):
             if session._utterance is not None and session._utterance.endpoint_at is not None:
                 results[i].extend(session.end_utterance())
         return results
@@ -277,6 +282,7 @@ class Session:
         self._listener = None  # server VAD between utterances (speech.endpoint.Endpointer, energy only)
         self._listener_offset = 0  # session sample index where the listener started
         self._tracker = None  # server VAD during an utterance (energy + CTC blank evidence)
+        self._received_at = 0.0  # perf_counter arrival of the audio being fed
         self._lock = threading.RLock()
 
     # ---- events ------------------------------------------------------------------------------
@@ -387,11 +393,11 @@ class Session:
             blank = getattr(partial, "blank_probs", None)
             for found in self._tracker.feed(audio, blank if blank is not None else np.zeros(0)):
                 if found.kind == "speech_stopped" and utt.endpoint_at is None:
-                    utt.endpoint_at = time.perf_counter()
+                    utt.endpoint_at = self._received_at  # the audio that showed the end had arrived then
                     events.append(event("vad.speech_stopped", utterance_id=utt.id,
                                         audio_ms=utt.start_ms + int(found.audio_ms)))
         if utt.endpoint_at is None and utt.samples >= self.assistant.config.max_utterance_seconds * SAMPLE_RATE:
-            utt.endpoint_at = time.perf_counter()
+            utt.endpoint_at = self._received_at
             if self._tracker is not None:
                 events.append(event("vad.speech_stopped", utterance_id=utt.id, audio_ms=self.audio_ms))
         return events
