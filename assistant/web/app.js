@@ -60,6 +60,8 @@
     talking: false, // push-to-talk: button held
     serverList: null, // null until we know whether GET /v1/conversations exists
     pendingConversationTitle: null,
+    inUtterance: false, // server VAD heard speech start and no final yet
+    framesThisPress: 0, // push-to-talk: audio frames sent since the button went down
   };
   if (state.token) sessionStorage.setItem("assistant.token", state.token);
 
@@ -270,7 +272,7 @@
       if (item.id === state.conversationId) button.setAttribute("aria-current", "true");
       const title = document.createElement("span");
       title.className = "title";
-      title.textContent = item.title || "Untitled conversation";
+      title.textContent = item.title || (item.id === state.conversationId ? "New conversation" : "Untitled conversation");
       const meta = document.createElement("span");
       meta.className = "meta";
       const when = item.updated ? new Date(item.updated).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
@@ -313,7 +315,7 @@
     const id = state.conversationId;
     const item = storedConversations().find((c) => c.id === id && c.title) ||
       (state.serverList || []).find((c) => c.id === id && c.title);
-    ui.title.textContent = id ? (item && item.title) || "Conversation" : "New conversation";
+    ui.title.textContent = (item && item.title) || "New conversation";
     ui.conversationId.textContent = state.conversationId ? `id ${state.conversationId}` : "";
     const url = new URL(location.href);
     if (state.conversationId) url.searchParams.set("conversation", state.conversationId);
@@ -395,6 +397,7 @@
       state.ready = false;
       endReplyOnDisconnect();
       hidePartial();
+      state.inUtterance = false;
       if (!state.wantOpen) {
         setConnection("offline", "Disconnected");
         return;
@@ -451,13 +454,24 @@
     ui.stop.disabled = true;
   }
 
+  // Fast replies send many deltas a frame: draw (and scroll) once per animation frame.
+  function renderSoon(reply) {
+    if (reply.drawPending) return;
+    reply.drawPending = true;
+    requestAnimationFrame(() => {
+      reply.drawPending = false;
+      reply.textEl.textContent = reply.text;
+      scrollToEnd();
+    });
+  }
+
   // ----------------------------------------------------------------- events
   const handlers = {
     "server.info"(event) {
       const models = event.models || {};
-      const names = Object.values(models)
-        .map((m) => (m && (m.name || m.model)) || "")
-        .filter(Boolean);
+      const names = Object.entries(models)
+        .filter(([, m]) => m && m.name)
+        .map(([kind, m]) => `${kind} ${m.name}`);
       ui.modelInfo.textContent = names.length ? names.join(" · ") : "offline · LSTM";
       ui.modelInfo.title = JSON.stringify(event.models || {}, null, 1);
     },
@@ -477,6 +491,7 @@
       renderConversationList();
     },
     "vad.speech_started"() {
+      state.inUtterance = true;
       // The user talks: stop reading the previous reply aloud (barge-in on our side too).
       stopSpeaking();
       ui.mic.classList.add("hearing");
@@ -489,6 +504,7 @@
       showPartial(event.text || "", event.stable_chars);
     },
     "transcript.final"(event) {
+      state.inUtterance = false;
       hidePartial();
       ui.mic.classList.remove("hearing");
       const text = (event.text || "").trim();
@@ -513,8 +529,7 @@
       const reply = state.replies.get(event.reply_id);
       if (!reply) return;
       reply.text += event.text || "";
-      reply.textEl.textContent = reply.text;
-      scrollToEnd();
+      renderSoon(reply);
       speakCompleteSentences(reply, false);
     },
     "reply.done"(event) {
@@ -576,7 +591,10 @@
     pong() {},
   };
 
+  const counts = { audioFrames: 0 }; // events seen by type, and audio frames sent (tests, debugging)
+
   function handleEvent(event) {
+    counts[event.type] = (counts[event.type] || 0) + 1;
     const handler = handlers[event.type];
     if (handler) handler(event);
   }
@@ -674,7 +692,11 @@
     const active = state.mode === "hands-free" ? state.listening : state.talking;
     ui.level.style.transform = `scaleX(${active ? Math.min(1, data.rms * 6) : 0})`;
     if (!active || !state.ready) return;
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(data.pcm);
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+      state.ws.send(data.pcm);
+      counts.audioFrames++;
+      state.framesThisPress++;
+    }
   }
 
   function updateMicUi() {
@@ -711,6 +733,9 @@
       state.listening = false;
       updateMicUi();
       closeMicrophone();
+      // Speech in progress when the microphone goes off: it ends here (final transcript, reply).
+      if (state.inUtterance) send({ type: "audio.end" });
+      state.inUtterance = false;
       return;
     }
     if (await startListening()) {
@@ -722,6 +747,7 @@
   async function pushStart() {
     if (state.talking) return;
     state.talking = true; // set first so a quick release is not lost
+    state.framesThisPress = 0;
     updateMicUi();
     stopSpeaking();
     if (!(await startListening())) {
@@ -734,7 +760,8 @@
     if (!state.talking) return;
     state.talking = false;
     updateMicUi();
-    send({ type: "audio.end" });
+    if (state.framesThisPress > 0) send({ type: "audio.end" }); // a tap too short for any audio says nothing
+    else ui.micState.textContent = "Hold the button while you talk";
   }
 
   ui.mic.addEventListener("click", () => {
@@ -772,7 +799,8 @@
       state.listening = false;
       state.talking = false;
       send({ type: "session.update", vad: { mode: state.mode === "hands-free" ? "server" : "client" } });
-      if (state.mode === "push-to-talk" && wasListening) send({ type: "audio.end" });
+      if (wasListening && state.inUtterance) send({ type: "audio.end" });
+      state.inUtterance = false;
       updateMicUi();
     });
   }
@@ -824,5 +852,5 @@
   connect();
 
   // For tests and debugging from the console.
-  window.assistantDemo = { state, send, handleEvent };
+  window.assistantDemo = { state, counts, send, handleEvent };
 })();
