@@ -16,7 +16,7 @@ SHORT_REPLY = {"strategy": "greedy", "max_length": 8}
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_recognizer():
+def untrained_recognizer():
     from speech.features import FeatureConfig
     from speech.model import AcousticConfig, AcousticModel
     from speech.recognizer import Recognizer
@@ -27,7 +27,7 @@ def tiny_recognizer():
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_responder():
+def untrained_responder():
     from dialogue import DecodingOptions, Responder
     from dialogue.testing import tiny_model, tiny_tokenizer
 
@@ -57,7 +57,7 @@ def frames(audio: np.ndarray, ms: int = 20):
 
 def make_assistant(db_path, **overrides) -> Assistant:
     config = AssistantConfig(db_path=str(db_path), silence_ms=300, decoding=dict(SHORT_REPLY), **overrides)
-    return Assistant(config, tiny_recognizer(), tiny_responder(), Memory(db_path))
+    return Assistant(config, untrained_recognizer(), untrained_responder(), Memory(db_path))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 
 from assistant import Memory
 from server import ServerOptions, ServerThread, main
-from test_pipeline import LONG_REPLY, frames, make_assistant, tiny_recognizer, tiny_responder, utterance
+from test_pipeline import LONG_REPLY, frames, make_assistant, untrained_recognizer, untrained_responder, utterance
 
 ROOT = Path(__file__).resolve().parents[1]
 # A reply long enough (in time) to be interrupted by a message the test sends after its first piece.
@@ -228,6 +228,28 @@ def test_two_sessions_stay_separate(server, tmp_path):
     assert len(turns_b) == 4 and turns_b[0]["text"] == "typed on b"
 
 
+def test_concurrent_streams_share_recognition_steps(server):
+    clients = [Client(server.ws_url) for _ in range(3)]
+    for c in clients:
+        c.recv()
+        c.start(vad={"mode": "client"})
+    audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
+    for i in range(len(audio[0])):  # the three streams' frames arrive interleaved
+        for c, chunks in zip(clients, audio):
+            c.send((chunks[i] * 32767).astype("<i2").tobytes())
+    for c in clients:
+        c.send({"type": "audio.end"})
+    for c in clients:
+        assert c.until("transcript.final")[-1]["text"]
+        c.close()
+    text = urllib.request.urlopen(server.http_url + "/metrics", timeout=10).read().decode()
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(
+        "assistant_recognition_batch_streams_"))
+    steps, streams = float(values["assistant_recognition_batch_streams_count"]), float(
+        values["assistant_recognition_batch_streams_sum"])
+    assert streams > steps, "every recognition step served a single stream"
+
+
 MALFORMED = [
     ("{not json", "bad_json"),
     ("[1]", "bad_message"),
@@ -375,8 +397,8 @@ def test_http_static_health_metrics_conversations(server, client):
 
 @pytest.mark.slow
 def test_sigterm_shuts_down_cleanly(tmp_path):
-    speech_path = tiny_recognizer().save(tmp_path / "speech.pt")
-    dialogue_path = tiny_responder().save(tmp_path / "dialogue.pt")
+    speech_path = untrained_recognizer().save(tmp_path / "speech.pt")
+    dialogue_path = untrained_responder().save(tmp_path / "dialogue.pt")
     db = tmp_path / "server.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--port", "0", "--db", str(db), "--speech-model", str(speech_path),
