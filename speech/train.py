@@ -516,6 +516,8 @@ def train(config: TrainConfig) -> Path:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls: a large speed-up, no visible loss for CTC
+        torch.backends.cudnn.allow_tf32 = True
     if config.threads and config.threads > 0:
         torch.set_num_threads(config.threads)
     is_main = rank == 0

@@ -139,6 +139,7 @@ def test_checkpoints_and_exact_resume(tmp_path):
     assert not list((tmp_path / "a" / "run").glob("*.tmp"))
 
 
+@pytest.mark.slow  # about 8 s on an idle core
 def test_overfit_tiny_model_decodes_exactly(tmp_path):
     """A tiny model trained for a few seconds on generated utterances transcribes them exactly (greedy)."""
     from speech.features import FeatureConfig
