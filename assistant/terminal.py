@@ -204,7 +204,24 @@ class RemoteBackend(Backend):
         self.hotwords = list(words)
 
     def history(self) -> list[dict[str, Any]]:
-        return list(self.turns)
+        """The stored conversation from the server (GET /v1/conversations/ID), else what this client saw."""
+        import json
+        import urllib.error
+        import urllib.request
+        from urllib.parse import quote, urlsplit
+
+        parts = urlsplit(self.session.url)
+        scheme = "https" if parts.scheme == "wss" else "http"
+        request = urllib.request.Request(f"{scheme}://{parts.netloc}/v1/conversations/{quote(self.conversation_id)}")
+        if self.session.token:
+            request.add_header("Authorization", f"Bearer {self.session.token}")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a local server: no proxy
+        try:
+            with opener.open(request, timeout=10) as response:
+                return json.load(response)["turns"]
+        except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
+            log.info("no stored history from the server (%s); showing this session's turns", exc)
+            return list(self.turns)
 
     def close(self) -> None:
         try:

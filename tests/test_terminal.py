@@ -220,8 +220,11 @@ def test_remote_typed_turns_and_resume(server):
     assert len(reply_lines(out)) == 2 and "  user: how are you" in out
     assert "* hot words: kitchen" in out
     conversation = re.search(r"conversation (\w+)", out).group(1)
-    status, out = run_chat(["--url", url.removesuffix("/v1/ws"), "--conversation", conversation], ["and again"])
+    status, out = run_chat(["--url", url.removesuffix("/v1/ws"), "--conversation", conversation],
+                           ["and again", "/history"])
     assert status == 0 and "(resumed)" in out and f"conversation {conversation}" in out
+    # /history comes from the server's memory: the turns of the earlier session too
+    assert re.search(r"  user: hello there\n  assistant: .+\n  user: how are you\n.*\n  user: and again\n", out), out
     with Memory(str(db)) as memory:
         turns = memory.export_conversation(conversation)["turns"]
     assert [t["text"] for t in turns if t["role"] == "user"] == ["hello there", "how are you", "and again"]
@@ -263,3 +266,7 @@ def test_wrong_token_is_refused(models, tmp_path, capsys):
         assert "\n" not in err and "refused the connection: HTTP 401" in err and "--token" in err
         status, out = run_chat(["--url", srv.ws_url, "--token", "sesame"], ["hello"])
         assert status == 0 and len(reply_lines(out)) == 1, out
+        conversation = re.search(r"conversation (\w+)", out).group(1)
+        status, out = run_chat(["--url", srv.ws_url, "--token", "sesame", "--conversation", conversation],
+                               ["/history"])
+        assert "  user: hello\n" in out  # stored history over HTTP, with the token
