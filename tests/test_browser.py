@@ -156,7 +156,7 @@ def test_push_to_talk(page, demo_server):
 
 
 @pytest.mark.slow
-def test_typed_message_and_continuing_a_conversation(page, demo_server):
+def test_typed_message_and_continuing_a_conversation(page, browser, demo_server):
     open_demo(page, demo_server)
     page.fill("#text-input", "hello there")
     page.press("#text-input", "Enter")
@@ -168,14 +168,22 @@ def test_typed_message_and_continuing_a_conversation(page, demo_server):
     page.wait_for_selector(f".conversation[data-id='{conversation}']", timeout=TIMEOUT_MS)
     assert "hello there" in page.inner_text(f".conversation[data-id='{conversation}']")
 
-    # a fresh page continues it: the earlier turns are shown and the server keeps the same id
-    open_demo(page, demo_server, f"?conversation={conversation}")
-    page.wait_for_selector(".message.earlier", timeout=TIMEOUT_MS)
-    assert "hello there" in page.inner_text("#messages")
-    page.fill("#text-input", "and again")
-    page.click("#send")
-    wait_reply_done(page)
-    assert page.evaluate("window.assistantDemo.state.conversationId") == conversation
+    # another browser (nothing in its localStorage) continues it: the earlier turns come from
+    # the server's memory and the session keeps the conversation id
+    other = browser.new_context()
+    try:
+        page2 = other.new_page()
+        page2.set_default_timeout(TIMEOUT_MS)
+        open_demo(page2, demo_server, f"?conversation={conversation}")
+        page2.wait_for_selector(".message.earlier")
+        assert "hello there" in page2.inner_text("#messages")
+        assert page2.inner_text("#conversation-title") == "hello there"
+        page2.fill("#text-input", "and again")
+        page2.click("#send")
+        wait_reply_done(page2)
+        assert page2.evaluate("window.assistantDemo.state.conversationId") == conversation
+    finally:
+        other.close()
     turns = demo_server.server.assistant.memory.export_conversation(conversation)["turns"]
     assert [t["text"] for t in turns if t["role"] == "user"] == ["hello there", "and again"]
 

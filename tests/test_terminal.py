@@ -215,10 +215,12 @@ def server(models, tmp_path_factory):
 
 def test_remote_typed_turns_and_resume(server):
     url, db = server
-    status, out = run_chat(["--url", url], ["hello there", "how are you", "/history", "/hotword kitchen"])
+    status, out = run_chat(["--url", url], ["hello there", "how are you", "/history", "/hotword kitchen",
+                                            "/new", "/history"])
     assert status == 0, out
     assert len(reply_lines(out)) == 2 and "  user: how are you" in out
     assert "* hot words: kitchen" in out
+    assert re.search(r"\* new conversation \w+\n\* no turns stored in this conversation yet", out), out
     conversation = re.search(r"conversation (\w+)", out).group(1)
     status, out = run_chat(["--url", url.removesuffix("/v1/ws"), "--conversation", conversation],
                            ["and again", "/history"])

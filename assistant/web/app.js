@@ -113,6 +113,13 @@
   // ------------------------------------------------------------ message list
   function addMessage(role, text, extra = {}) {
     if (ui.hint) ui.hint.remove();
+    const msg = messageNode(role, text, extra);
+    ui.messages.append(msg.el);
+    scrollToEnd();
+    return msg;
+  }
+
+  function messageNode(role, text, extra = {}) {
     const li = document.createElement("li");
     li.className = `message ${role}`;
     const who = document.createElement("span");
@@ -129,8 +136,6 @@
       who.append(" ", via);
     }
     if (extra.title) li.title = extra.title;
-    ui.messages.append(li);
-    scrollToEnd();
     return { el: li, textEl: body };
   }
 
@@ -233,6 +238,7 @@
       state.serverList = false;
     }
     renderConversationList();
+    updateHeader();
   }
 
   let refreshTimer = null;
@@ -284,30 +290,27 @@
     }
   }
 
+  // The earlier turns of a conversation, from the server's memory (else this browser's copy),
+  // put above whatever the page already shows.
   async function showStoredMessages(id) {
-    clearMessages();
     let turns = null;
-    if (state.serverList) {
-      try {
-        const data = await fetchJson(`/v1/conversations/${encodeURIComponent(id)}`);
-        turns = (data.turns || data.messages || []).map((t) => ({
-          role: t.role === "assistant" || t.role === "bot" ? "assistant" : "user",
-          text: t.text || "",
-        }));
-      } catch (_) {
-        turns = null;
-      }
-    }
-    if (!turns) {
+    try {
+      const data = await fetchJson(`/v1/conversations/${encodeURIComponent(id)}`);
+      turns = (data.turns || []).map((t) => ({ role: t.role === "assistant" ? "assistant" : "user", text: t.text || "" }));
+    } catch (_) {
       const mine = storedConversations().find((c) => c.id === id);
       turns = mine ? mine.messages || [] : [];
     }
-    for (const turn of turns) addMessage(turn.role, turn.text, { via: "· earlier" }).el.classList.add("earlier");
-    if (turns.length === 0) {
-      const li = document.createElement("li");
-      li.className = "hint";
-      li.textContent = "Continuing a stored conversation: the assistant remembers it.";
-      ui.messages.append(li);
+    if (id !== state.conversationId) return; // the user moved on meanwhile
+    const nodes = turns.map((turn) => {
+      const msg = messageNode(turn.role, turn.text, { via: "· earlier" });
+      msg.el.classList.add("earlier");
+      return msg.el;
+    });
+    if (nodes.length) {
+      if (ui.hint) ui.hint.remove();
+      ui.messages.prepend(...nodes);
+      scrollToEnd();
     }
   }
 
@@ -327,10 +330,8 @@
     if (id === state.conversationId && state.ready) return;
     stopSpeaking();
     state.conversationId = id;
+    clearMessages();
     if (id) await showStoredMessages(id);
-    else {
-      clearMessages();
-    }
     updateHeader();
     renderConversationList();
     restartSession();
