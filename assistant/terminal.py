@@ -89,6 +89,7 @@ class RemoteBackend(Backend):
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0):
         from .ws_client import RemoteSession
 
+        self.url, self.token = url, token
         self.session = RemoteSession(url, token)
         self.timeout = timeout  # seconds without any event before a turn is given up
         self.hotwords: list[str] = []
@@ -151,11 +152,29 @@ class RemoteBackend(Backend):
             elif kind == "error" and event.get("fatal"):
                 return
 
+    def _fresh(self) -> None:
+        """Before a turn: drop stale events, and when the server closed the connection meanwhile
+        (idle timeout, restart) open a new one that continues the same conversation."""
+        from .ws_client import ConnectionLost, RemoteSession
+
+        try:
+            while (event := self.session.poll_event()) is not None:
+                if event.get("type") == "error" and event.get("fatal"):
+                    raise ConnectionLost(f"{event.get('message')} ({event.get('code')})")
+        except ConnectionLost as exc:
+            log.info("reconnecting to continue conversation %s: %s", self.conversation_id, exc)
+            self.session.close()
+            self.session = RemoteSession(self.url, self.token)
+            self.info = self.session.connect()
+            self.session.start(conversation_id=self.conversation_id, hotwords=self.hotwords)
+
     def text(self, text: str) -> Iterator[dict[str, Any]]:
+        self._fresh()
         self.session.send({"type": "text.input", "text": text})
         yield from self._events_until_reply_done(text)
 
     def audio(self, samples, *, frame_ms: int, fast: bool) -> Iterator[dict[str, Any]]:
+        self._fresh()
         frame_seconds = frame_ms / 1000
         # --fast: the server refuses audio beyond its backlog limit (`overloaded`), so keep at most
         # half of it unprocessed. An empty session.update is a barrier: the server handles a

@@ -252,6 +252,39 @@ def test_remote_audio_file_paced(server, tmp_path):
     assert sum(line.startswith("you (voice): ") for line in out.splitlines()) == 1, out
 
 
+class SlowLines:
+    """Piped input whose lines arrive with pauses, like a person typing."""
+
+    def __init__(self, lines, pause: float):
+        self.lines, self.pause = lines, pause
+
+    def isatty(self) -> bool:
+        return False
+
+    def __iter__(self):
+        for line in self.lines:
+            time.sleep(self.pause)
+            yield line + "\n"
+
+
+@pytest.mark.slow
+def test_remote_chat_survives_the_idle_timeout(models, tmp_path):
+    from assistant import Assistant, AssistantConfig
+    from server import ServerOptions, ServerThread
+
+    db = str(tmp_path / "idle.db")
+    config = AssistantConfig(db_path=db, idle_timeout_seconds=0.5)
+    with ServerThread(Assistant(config, *models, Memory(db)), ServerOptions(port=0)) as srv:
+        out = io.StringIO()
+        status = terminal.main(["--url", srv.ws_url], stdin=SlowLines(["hello", "still there?"], 1.0), stdout=out)
+    text = out.getvalue()
+    assert status == 0, text
+    assert len(reply_lines(text)) == 2, text  # the second turn went over a new connection
+    with Memory(db) as memory:
+        (conversation,) = memory.list_conversations()
+        assert conversation["turn_count"] == 4  # both exchanges in the same conversation
+
+
 def test_unreachable_server_is_one_line(capsys):
     port = free_port()  # nothing listens there
     status, out = run_chat(["--url", f"ws://127.0.0.1:{port}/v1/ws"], ["hello"])
