@@ -1,0 +1,90 @@
+"""The `assistant` command line: real subprocesses, one-line errors, JSON output."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from test_recognizer import make_recognizer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def model_and_audio(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    rec = make_recognizer(beam_size=1)
+    model = rec.save(tmp / "model.pt")
+    rng = np.random.default_rng(3)
+    files = []
+    for k in range(2):
+        path = tmp / f"clip{k}.wav"
+        soundfile.write(path, 0.2 * rng.standard_normal(16000), 16000)
+        files.append(path)
+    return rec, model, files
+
+
+def test_transcribe_prints_text_and_json(model_and_audio):
+    rec, model, files = model_and_audio
+    plain = run("transcribe", str(files[0]), "--model", str(model), "--beam", "1")
+    assert plain.returncode == 0, plain.stderr
+    expected = rec.transcribe(soundfile.read(files[0], dtype="float32")[0]).text
+    assert plain.stdout.strip() == expected
+
+    as_json = run("transcribe", *map(str, files), "--model", str(model), "--json", "--no-progress")
+    assert as_json.returncode == 0, as_json.stderr
+    rows = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [r["file"] for r in rows] == [str(f) for f in files]
+    for row in rows:
+        assert {"text", "confidence", "words", "alternatives", "duration"} <= set(row)
+        assert all({"word", "start", "end", "confidence"} == set(w) for w in row["words"])
+
+
+def test_transcribe_hotword_and_beam(model_and_audio):
+    _, model, files = model_and_audio
+    result = run("transcribe", str(files[0]), "--model", str(model), "--beam", "4", "--hotword", "lights")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["transcribe", "missing.wav", "--model", "{model}"], "no such file: missing.wav"),
+        (["transcribe", "{audio}", "--model", "nowhere.pt"], "no speech model at 'nowhere.pt'"),
+        (["transcribe", "{audio}", "--model", "{model}", "--beam", "0"], "beam_size must be >= 1"),
+        (["evaluate", "nothing.jsonl", "--model", "{model}"], "no such manifest"),
+        (["history", "abc", "--db", "nowhere.db"], "no conversation database"),
+    ],
+)
+def test_mistakes_give_one_line(model_and_audio, args, message):
+    _, model, files = model_and_audio
+    args = [a.format(model=model, audio=files[0]) for a in args]
+    result = run(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_corrupt_audio_is_reported_per_file(model_and_audio, tmp_path):
+    _, model, files = model_and_audio
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....garbage")
+    result = run("transcribe", str(bad), str(files[0]), "--model", str(model), "--no-progress")
+    assert result.returncode == 1
+    assert "bad.wav" in result.stderr and str(files[0]) in result.stdout
+
+
+def test_forwarded_commands_have_their_own_help():
+    for command in ("serve", "train-speech", "train-dialogue"):
+        result = run(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("usage:"), result.stdout[:200]
