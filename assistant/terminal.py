@@ -669,7 +669,12 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         return 2
 
     try:
-        backend = _open_backend(args, recognizer, responder)
+        if interactive:
+            what = f"connecting to {args.url}" if args.url else "loading the models"
+            with view.console.status(f"[dim]{_escape(what)}…[/dim]"):
+                backend = _open_backend(args, recognizer, responder)
+        else:
+            backend = _open_backend(args, recognizer, responder)
     except (ClientError, ChatError, FileNotFoundError, ValueError) as exc:
         return fail(str(exc))
     try:
@@ -681,7 +686,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
             return fail(str(exc).strip("'\""))
         chat = Chat(backend, view, frame_ms=args.frame_ms, fast=args.fast)
         chat.hotwords = list(args.hotword)
-        view.info(f"{backend.describe()} · conversation {conversation}" + (" (resumed)" if args.conversation else ""))
+        view.info(backend.describe())
+        view.info(f"conversation {conversation}" + (" (resumed)" if args.conversation else ""))
         if interactive:
             view.info("type a message, or /help for commands")
         lines = _prompt_lines(view) if interactive else stdin
