@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -628,16 +629,20 @@ def build_parser() -> argparse.ArgumentParser:
     where = parser.add_argument_group("where the assistant runs")
     where.add_argument("--url", help="websocket URL of a running server, e.g. ws://127.0.0.1:8765/v1/ws "
                                      "(default: run the models in this process)")
-    where.add_argument("--token", help="access token of the server (--url mode)")
-    where.add_argument("--speech-model", default="en", help="speech model name or checkpoint path (default: en)")
-    where.add_argument("--dialogue-model", default="en", help="dialogue model name or checkpoint path (default: en)")
-    where.add_argument("--db", default=None, help="conversation database, in-process mode (default: data/assistant.db)")
+    where.add_argument("--token", default=os.environ.get("ASSISTANT_TOKEN") or None,
+                       help="access token of the server, --url mode (default: $ASSISTANT_TOKEN)")
+    where.add_argument("--speech-model", default="en", metavar="NAME_OR_PATH",
+                       help="speech model name or checkpoint path (default: en)")
+    where.add_argument("--dialogue-model", default="en", metavar="NAME_OR_PATH",
+                       help="dialogue model name or checkpoint path (default: en)")
+    where.add_argument("--db", default=None, metavar="PATH",
+                       help="conversation database, in-process mode (default: data/assistant.db)")
     parser.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
     parser.add_argument("--hotword", action="append", default=[], metavar="WORD", help="boost a word (repeatable)")
     speech = parser.add_argument_group("speech from a file")
     speech.add_argument("--audio", metavar="FILE", help="send a recording (wav, flac, ogg, mp3) as speech first")
     speech.add_argument("--fast", action="store_true", help="send the recording as fast as possible, not in real time")
-    speech.add_argument("--frame-ms", type=int, default=40, help="audio frame length in ms, 20-100 (default: 40)")
+    speech.add_argument("--frame-ms", type=int, default=40, metavar="MS", help="audio frame length in ms, 20-100 (default: 40)")
     out = parser.add_argument_group("output")
     out.add_argument("--plain", action="store_true", help="plain line output even in a terminal")
     return parser
