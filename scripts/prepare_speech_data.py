@@ -39,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=1, help="synthesis worker processes (machine is shared: keep low)")
     p.add_argument("--stages", default="real,text,synth", help=f"comma list from {','.join(STAGES)}")
     p.add_argument("--engines", default=",".join(ENGINES), help=f"TTS engines, comma list from {','.join(ENGINES)}")
+    p.add_argument("--engine-weights", default="espeak-ng=0.62,flite=0.25,festival=0.13",
+                   help="how often each engine is drawn for new clips (clips already made keep their voice)")
     p.add_argument("--seed", type=int, default=1234, help="seed for text sampling and voice choice")
     p.add_argument("--tts-prompts", type=int, default=60000, help="number of TTS prompts to prepare")
     p.add_argument("--max-clips", type=int, default=None, help="stop synthesis after this many clip ids (testing)")
@@ -58,7 +60,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--jobs must be >= 1, got {args.jobs}")
     if "real" in stages and args.shared is None:
         p.error("the real stage needs --shared PATH (folder with train/dev/test.jsonl)")
-    args.stage_list, args.engine_list = stages, engines
+    try:
+        weights = {k: float(v) for k, v in (kv.split("=") for kv in args.engine_weights.split(",") if kv)}
+    except ValueError:
+        p.error(f"--engine-weights must look like espeak-ng=0.6,flite=0.3,festival=0.1, got {args.engine_weights!r}")
+    bad = [e for e in weights if e not in ENGINES]
+    if bad or any(w < 0 for w in weights.values()):
+        p.error(f"--engine-weights: unknown engine(s) {bad} or negative weight; valid engines: {list(ENGINES)}")
+    args.stage_list, args.engine_list, args.weights = stages, engines, weights
     args.out = args.out.resolve()
     args.text_dir = (args.text_dir or args.out.parent / "text").resolve()
     return args
@@ -126,6 +135,9 @@ def main(argv=None) -> int:
                     except Exception as exc:
                         log.warning("festival voices not installed (%s); continuing without them", exc)
         spec = available_voices(args.engine_list)
+        spec.engine_weights = args.weights
+        info.setdefault("synth_runs", []).append({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "hours": args.hours,
+                                                  "engine_weights": args.weights, "seed": args.seed})
         log.info("voices: espeak-ng %d, flite %s, festival %s", len(spec.espeak), spec.flite, spec.festival)
         if not (spec.espeak or spec.flite or spec.festival):
             raise SystemExit("no TTS engine available: apt-get install espeak-ng flite festival")
@@ -135,7 +147,10 @@ def main(argv=None) -> int:
                                       on_flush=lambda s: write_ready(args.out, s, args.ready_hours))
     summary_path = args.out / "build_info.json"
     old = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    runs = old.get("synth_runs", []) + info.pop("synth_runs", [])
     old.update(info)
+    if runs:
+        old["synth_runs"] = runs
     old["normalizer"] = normalizer_name()
     write_text_atomic(summary_path, json.dumps(old, indent=1) + "\n")
     write_ready(args.out, old.get("synth"), args.ready_hours)
