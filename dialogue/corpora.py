@@ -54,6 +54,51 @@ JOKE_PROMPTS = (
     "give me a joke",
     "tell me a programming joke",
 )
+# Hand-written by this project (same license as the code): how a voice assistant answers control words
+# that none of the corpora cover (the public data answers "yes" with SGD booking confirmations).
+ASSISTANT_CORE = (
+    (("yes", "yes please", "yeah", "yep", "sure", "okay", "ok", "alright"), ("Okay.", "Alright.", "Great.")),
+    (("no", "no thanks", "nope", "no thank you", "not really"), ("Okay, no problem.", "Alright.", "No problem.")),
+    (("cancel", "cancel that", "cancel it", "never mind", "forget it", "nevermind"),
+     ("Okay, cancelled.", "No problem, forget it.", "Alright, never mind.")),
+    (("stop", "stop talking", "be quiet", "shut up", "enough"), ("Okay, I'll stop.", "Alright, stopping.")),
+    (("wait", "hold on", "one moment", "give me a second"), ("Sure, take your time.", "No rush, I'm here.")),
+    (("what", "pardon", "sorry what", "come again"), ("Sorry, what would you like to know?", "Could you say that again?")),
+    (("repeat that", "say that again", "can you repeat that"), ("Sorry, could you ask me again?",)),
+    (("what can you do", "what are you able to do", "how can you help me", "what do you do"),
+     ("I can chat with you, answer simple questions and tell you a joke.",
+      "I'm here to chat, answer questions and tell the odd joke.")),
+    (("are you listening", "can you hear me", "are you there"), ("Yes, I'm here.", "I'm listening.")),
+    (("help", "i need help", "help me"), ("Sure, what do you need help with?", "I'm here to help. What's up?")),
+    (("good night", "goodnight", "night"), ("Good night! Sleep well.", "Good night.")),
+    (("see you later", "talk to you later", "see you soon"), ("See you later!", "Talk to you soon.")),
+)
+JOKE_REFUSALS = frozenset(
+    ("I don't have any jokes lined up.", "I'm not really that funny.", "My lack of comedy is tragic.",
+     "Sometimes humor is tricky for a bot.")
+)
+
+
+def assistant_core_pairs(repeats: int = 3) -> list[dict]:
+    """The hand-written control-word pairs, each prompt with each reply, ``repeats`` times."""
+    pairs = []
+    for prompts, replies in ASSISTANT_CORE:
+        for prompt in prompts:
+            for reply in replies:
+                pairs.append({"context": [], "prompt": prompt, "reply": reply, "source": "assistant_core"})
+    return pairs * repeats
+
+
+def curate(pairs: Iterable[dict]) -> list[dict]:
+    """Drop PersonalityChat refusals to tell a joke (the assistant should tell one; the jokes corpora do)."""
+    out = []
+    for p in pairs:
+        if p["reply"] in JOKE_REFUSALS and re.search(r"joke|funny|laugh", p["prompt"], re.I):
+            continue
+        out.append(p)
+    return out
+
+
 # A small list: words a friendly assistant should neither learn nor say.
 PROFANITY = frozenset(
     """fuck fucking fucked fucker motherfucker shit shitty bullshit bitch bitches bastard asshole
@@ -468,6 +513,7 @@ def prepare(
     extra: Sequence[Path] = (),
     valid_fraction: float = 0.03,
     seed: int = 0,
+    core: bool = True,
     **kwargs,
 ) -> tuple[Path, Path]:
     """Build, split and write ``train.jsonl`` and ``valid.jsonl`` under ``out_dir``."""
@@ -475,6 +521,14 @@ def prepare(
     if not pairs:
         raise ValueError("no training pairs: give a downloads folder and/or extra data folders")
     train, valid = split_pairs(pairs, valid_fraction, seed)
+    # Curation and the hand-written pairs come after the split, so the split of the public corpora
+    # does not move when they change; a hand-written prompt that is held out stays held out.
+    train, valid = curate(train), curate(valid)
+    if core:
+        held_out = {normalize_input(p["prompt"]) for p in valid}
+        for p in assistant_core_pairs():
+            (valid if normalize_input(p["prompt"]) in held_out else train).append(p)
+        random.Random(seed + 2).shuffle(train)
     out_dir = Path(out_dir)
     t = write_jsonl(train, out_dir / "train.jsonl")
     v = write_jsonl(valid, out_dir / "valid.jsonl")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -257,9 +258,15 @@ def train(config: TrainConfig) -> Path:
         model.load_state_dict({k: v.float() for k, v in resume_ckpt["state_dict"].items()})
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = {"step": 0, "epoch": 0, "batch": 0, "best_ppl": float("inf"), "lr_scale": 1.0, "seconds": 0.0}
+    digest = hashlib.sha1(Path(cfg.valid_path).read_bytes()).hexdigest() if cfg.valid_path else None
     if resume_ckpt is not None:
         optimizer.load_state_dict(resume_ckpt["optimizer"])
         state.update(resume_ckpt["train_state"])
+        if state.get("valid_digest") != digest:
+            # perplexities on another validation file are not comparable: start "best" afresh
+            logger.warning("validation data changed since the checkpoint; best perplexity restarts")
+            state["best_ppl"] = float("inf")
+    state["valid_digest"] = digest
     if is_main:
         logger.info(
             "model %s: %d parameters; %d train / %d valid pairs; %d pieces; device %s; world %d",

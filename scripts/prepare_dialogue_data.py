@@ -25,6 +25,7 @@ def main(argv=None):
     ap.add_argument("--sgd-limit", type=int, default=6000)
     ap.add_argument("--valid-fraction", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-core", action="store_true", help="leave out the hand-written control-word pairs")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     prepare(
@@ -33,6 +34,7 @@ def main(argv=None):
         extra=args.extra,
         valid_fraction=args.valid_fraction,
         seed=args.seed,
+        core=not args.no_core,
         chitchat_limit=args.chitchat_limit,
         sgd_limit=args.sgd_limit,
         personalities=args.personalities,

@@ -151,3 +151,12 @@ def test_prepare_writes_splits(tmp_path):
     assert read_jsonl(t) and read_jsonl(v)
     with pytest.raises(FileNotFoundError, match="personalitychat_en"):
         corpora.prepare(tmp_path / "out2", downloads=None, extra=[tmp_path])
+
+
+def test_curate_drops_joke_refusals_and_core_pairs_follow_the_split(tmp_path):
+    pairs = [{"context": [], "prompt": "tell me a joke", "reply": "I'm not really that funny.", "source": "pc"},
+             {"context": [], "prompt": "you are boring", "reply": "I'm not really that funny.", "source": "pc"}]
+    assert [p["prompt"] for p in corpora.curate(pairs)] == ["you are boring"]
+    core = corpora.assistant_core_pairs(repeats=1)
+    assert {"prompt": "cancel that", "reply": "Okay, cancelled.", "context": [], "source": "assistant_core"} in core
+    assert all(corpora.is_clean(p["reply"], 30) for p in core)

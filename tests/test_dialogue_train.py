@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -82,8 +83,16 @@ def test_ddp_two_cpu_processes_with_torchrun(corpus, tmp_path):
            "-m", "dialogue.train", "--train", str(t), "--valid", str(v), "--out", str(out), "--model", "tiny",
            "--vocab-size", "300", "--max-steps", "3", "--batch-size", "2", "--valid-every", "2", "--device", "cpu",
            "--threads", "1"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # own process group, so a hung worker is killed with the launcher instead of outliving the test
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail("torchrun timed out: " + stderr[-3000:])
+    assert proc.returncode == 0, stderr[-3000:]
     last = torch.load(out / "last.pt", weights_only=True)
     assert last["train_state"]["step"] == 3
     assert Responder.load(out / "best.pt").reply([], "hello")
