@@ -26,6 +26,7 @@ if [ -f data/speech/real_train.jsonl ]; then
 else
   TRAIN+=("../shared/data/speech/train.jsonl:3")
 fi
+[ -f data/speech/asterisk.jsonl ] && TRAIN+=("data/speech/asterisk.jsonl:2")
 for m in data/speech/synth_train.jsonl data/speech/extra_train.jsonl; do
   [ -f "$m" ] && TRAIN+=("$m:1")
 done
@@ -41,6 +42,8 @@ if [ -n "${RESUME_FROM:-}" ] && [ ! -f "$OUT/latest.pt" ]; then
 fi
 
 HOURS=$(awk "BEGIN {print $MINUTES / 60}")
+# about 0.8 s per 600-second batch on one H100 (the CPU loaders set the pace): size the cosine decay to the run
+SCHEDULE_STEPS="${SCHEDULE_STEPS:-$(awk "BEGIN {print int($MINUTES * 75 * $NPROC)}")}"
 LAUNCH=("$PY")
 if [ "$NPROC" -gt 1 ]; then
   LAUNCH=("$PY" -m torch.distributed.run --standalone --nproc_per_node "$NPROC")
@@ -49,7 +52,7 @@ set -x
 "${LAUNCH[@]}" scripts/train_speech.py --preset default \
   --train "${TRAIN[@]}" --dev "${DEV[@]}" --out "$OUT" \
   --device auto ${AMP:+--amp} --threads 4 --workers 6 --batch-seconds 600 --set max_batch_items=256 \
-  --lr 2e-3 --warmup 200 --max-hours "$HOURS" --schedule-steps "${SCHEDULE_STEPS:-3000}" \
+  --lr 2e-3 --warmup 200 --max-hours "$HOURS" --schedule-steps "$SCHEDULE_STEPS" \
   --eval-every 200 --checkpoint-minutes 2 --log-every 20 --no-progress \
   --augment '{"pitch_prob": 0.1}' "${EXTRA[@]}" "$@"
 ls -la "$OUT"
