@@ -548,6 +548,10 @@ def train(config: TrainConfig) -> Path:
         feature_config = FeatureConfig.from_dict(resume_ckpt["feature_config"])
         acoustic = AcousticConfig.from_dict(resume_ckpt["acoustic_config"])
         alphabet = Alphabet.from_list(resume_ckpt["alphabet"])
+        differs = {k: (acoustic.to_dict().get(k), v) for k, v in config.model.items() if acoustic.to_dict().get(k) != v}
+        if differs and is_main:
+            logger.warning("resuming keeps the checkpoint's model config; ignoring requested changes %s "
+                           "(checkpoint value, requested)", differs)
     else:
         feature_config = FeatureConfig.from_dict({**FeatureConfig().to_dict(), **config.features})
         mcfg = dict(config.model)
