@@ -150,7 +150,7 @@ class Recognizer:
         """Load a shipped model by name ("en") or a checkpoint path.
 
         The word LM comes from `lm` when given, else from an ARPA file next to the
-        checkpoint with the same stem (`en.arpa`).
+        checkpoint with the same stem (`en.arpa` or `en.arpa.gz`).
         """
         ckpt, path = _read_checkpoint(source)
         config = AcousticConfig.from_dict(ckpt["acoustic_config"])
@@ -160,8 +160,9 @@ class Recognizer:
         except RuntimeError as exc:
             raise ValueError(f"{path}: weights do not match the model config ({exc})") from exc
         language_model = _load_lm(lm)
-        if language_model is None and path.with_suffix(".arpa").is_file():
-            language_model = NGramLM.load_arpa(path.with_suffix(".arpa"))
+        if language_model is None:
+            beside = [p for p in (path.with_suffix(".arpa"), path.with_suffix(".arpa.gz")) if p.is_file()]
+            language_model = NGramLM.load_arpa(beside[0]) if beside else None
         return cls(
             model,
             Alphabet.from_list(ckpt["alphabet"]),
