@@ -7,6 +7,7 @@ port 0 in a subprocess for the --url tests.
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 import time
@@ -305,3 +306,33 @@ def test_wrong_token_is_refused(models, tmp_path, capsys):
         status, out = run_chat(["--url", srv.ws_url, "--token", "sesame", "--conversation", conversation],
                                ["/history"])
         assert "  user: hello\n" in out  # stored history over HTTP, with the token
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ASSISTANT_DEMO_TRANSCRIPT"),
+                    reason="set ASSISTANT_DEMO_TRANSCRIPT=docs/terminal-session.txt to remake the recorded session")
+def test_record_terminal_session(tmp_path):
+    """docs/terminal-session.txt: the shipped models (or ASSISTANT_DEMO_*_MODEL), a question spoken by
+    espeak-ng, typed turns and /history, exactly as the piped chat prints them."""
+    import shutil
+    import subprocess
+
+    from speech.audio import load_audio
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng speaks the demo question; install it (apt-get install espeak-ng)")
+    raw = tmp_path / "raw.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw),
+                    os.environ.get("ASSISTANT_DEMO_QUESTION", "what is your name")], check=True)
+    wav = tmp_path / "question.wav"
+    sf.write(wav, load_audio(raw), SAMPLE_RATE)
+    lines = ["hello", "tell me a joke", "/history", "/quit"]
+    argv = ["--db", str(tmp_path / "session.db"), "--audio", str(wav),
+            "--speech-model", os.environ.get("ASSISTANT_DEMO_SPEECH_MODEL", "en"),
+            "--dialogue-model", os.environ.get("ASSISTANT_DEMO_DIALOGUE_MODEL", "en")]
+    status, out = run_chat(argv, lines)
+    assert status == 0, out
+    out = out.replace(str(tmp_path / "session.db"), "data/assistant.db").replace(str(wav), "question.wav")
+    models = [f"{flag} {value}" for flag, value in zip(argv[4::2], argv[5::2]) if value != "en"]
+    command = "$ printf '" + "\\n".join(lines) + "\\n' | assistant chat " + " ".join(models + ["--audio question.wav"])
+    Path(os.environ["ASSISTANT_DEMO_TRANSCRIPT"]).write_text(command + "\n" + out)

@@ -472,7 +472,7 @@
       const models = event.models || {};
       const names = Object.entries(models)
         .filter(([, m]) => m && m.name)
-        .map(([kind, m]) => `${kind} ${m.name}`);
+        .map(([kind, m]) => `${kind} ${String(m.name).split(/[\\/]/).pop()}`); // a checkpoint's file name
       ui.modelInfo.textContent = names.length ? names.join(" · ") : "offline · LSTM";
       ui.modelInfo.title = JSON.stringify(event.models || {}, null, 1);
     },
@@ -559,9 +559,10 @@
     metrics(event) {
       const data = event.metrics && typeof event.metrics === "object" ? { ...event, ...event.metrics } : event;
       const pick = (...names) => names.map((n) => data[n]).find((v) => v !== undefined && v !== null);
+      // Typed turns have no speech latencies (null): the last spoken turn's values stay shown.
       const set = (key, text) => {
         const dd = ui.metrics.querySelector(`[data-metric="${key}"]`);
-        if (dd && text !== undefined) dd.textContent = text;
+        if (dd && text !== undefined && text !== "–") dd.textContent = text;
       };
       set("first_partial", formatMs(pick("first_partial_ms", "first_partial")));
       set("endpoint_to_final", formatMs(pick("endpoint_to_final_ms", "endpoint_to_final")));
