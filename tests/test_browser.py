@@ -89,7 +89,13 @@ def browser(playwright, tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, request):
+def allowed_console() -> list[str]:
+    """Texts of console errors a test expects (append to it)."""
+    return ["ERR_CONNECTION_REFUSED", "WebSocket connection to"]
+
+
+@pytest.fixture
+def page(browser, request, allowed_console):
     context = browser.new_context(viewport={"width": 1180, "height": 760})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -97,9 +103,8 @@ def page(browser, request):
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     # Chromium logs failed connections as console errors: while a test has stopped the server the
     # reconnect attempts are expected; any other console error or page error fails the test.
-    expected = ("ERR_CONNECTION_REFUSED", "WebSocket connection to")
     page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error"
-            and not any(text in msg.text for text in expected) else None)
+            and not any(text in msg.text for text in allowed_console) else None)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
@@ -257,6 +262,20 @@ def test_lost_connection_reconnects(page, models, tmp_path):
         assert page.is_hidden("#banner")
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+def test_token_in_the_address(page, models, tmp_path, allowed_console):
+    allowed_console.append("401 (Unauthorized)")  # the refused handshake and the page's probe
+    with serve(models, tmp_path / "t.db", token="sesame") as srv:
+        page.goto(f"{srv.http_url}/")
+        page.wait_for_selector("#connection[data-state=offline]")
+        assert "needs an access token" in page.inner_text("#banner")
+        open_demo(page, srv, "?token=sesame")  # the websocket and the HTTP requests carry it
+        page.fill("#text-input", "hello")
+        page.press("#text-input", "Enter")
+        assert wait_reply_done(page)[0].strip()
+        page.wait_for_selector(".conversation[data-id] >> text=hello")  # GET /v1/conversations with the token
 
 
 @pytest.mark.slow
