@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_terminal import build_untrained_models, serve
+from test_terminal import client_test_models, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -51,10 +51,7 @@ def microphone_wav(path: Path, sample_rate: int = 48000) -> Path:
 
 @pytest.fixture(scope="module")
 def models(request):
-    try:
-        return request.getfixturevalue("tiny_recognizer"), request.getfixturevalue("tiny_responder")
-    except pytest.FixtureLookupError:
-        return build_untrained_models()
+    return client_test_models(request)  # see there: untrained recognizer, trained responder if any
 
 
 @pytest.fixture(scope="module")
