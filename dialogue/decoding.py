@@ -32,6 +32,7 @@ class DecodingOptions:
     min_length: int = 1  # the end token is blocked before this many reply tokens
     max_length: int = 40  # at most this many reply tokens (finish_reason "length" when reached)
     no_repeat_ngram_size: int = 0  # block any n-gram of this size from appearing twice in the reply; 0 = off
+    avoid_previous_reply: bool = False  # also block n-grams of the bot's last two replies (n = no_repeat_ngram_size or 4)
     repetition_penalty: float = 1.0  # > 1 discourages tokens already in the reply (CTRL style); 1.0 = off
     seed: Optional[int] = None  # seed for sampling; None draws from torch's global generator
 
@@ -68,6 +69,8 @@ class DecodingOptions:
             bad("no_repeat_ngram_size", self.no_repeat_ngram_size, "an integer >= 0 (0 = off)")
         if not is_num(self.repetition_penalty) or self.repetition_penalty <= 0:
             bad("repetition_penalty", self.repetition_penalty, "a number > 0 (1.0 = off)")
+        if not isinstance(self.avoid_previous_reply, bool):
+            bad("avoid_previous_reply", self.avoid_previous_reply, "True or False")
         if self.seed is not None and not is_int(self.seed):
             bad("seed", self.seed, "an integer or None")
 
@@ -112,7 +115,16 @@ def _banned_ngram_tokens(tokens: Sequence[int], n: int) -> list[int]:
     return out
 
 
-def _adjust(logits: Tensor, tokens: Sequence[int], step: int, options: DecodingOptions, banned: Tensor) -> Tensor:
+def _history_blocked(tokens: Sequence[int], avoid: Sequence[Sequence[int]], n: int) -> list[int]:
+    """Tokens that would reproduce an n-gram of one of the ``avoid`` sequences."""
+    if n < 2 or len(tokens) < n - 1:
+        return []
+    prefix = tuple(tokens[len(tokens) - (n - 1) :])
+    return [seq[i + n - 1] for seq in avoid for i in range(len(seq) - n + 1) if tuple(seq[i : i + n - 1]) == prefix]
+
+
+def _adjust(logits: Tensor, tokens: Sequence[int], step: int, options: DecodingOptions, banned: Tensor,
+            avoid: Sequence[Sequence[int]] = ()) -> Tensor:
     """Raw logits (V,) -> log-scores after penalties and blocks (temperature not applied)."""
     logits = logits.float().clone()
     if options.repetition_penalty != 1.0 and tokens:
@@ -126,6 +138,10 @@ def _adjust(logits: Tensor, tokens: Sequence[int], step: int, options: DecodingO
         scores[EOS_ID] = float("-inf")
     if options.no_repeat_ngram_size:
         block = _banned_ngram_tokens(tokens, options.no_repeat_ngram_size)
+        if block:
+            scores[torch.tensor(block, dtype=torch.long)] = float("-inf")
+    if avoid:
+        block = _history_blocked(tokens, avoid, options.no_repeat_ngram_size or 4)
         if block:
             scores[torch.tensor(block, dtype=torch.long)] = float("-inf")
     return scores
@@ -163,9 +179,15 @@ def generate_steps(
     src_ids,
     options: Optional[DecodingOptions] = None,
     banned_ids: Iterable[int] = (),
+    avoid: Sequence[Sequence[int]] = (),
 ) -> Iterator[Step]:
-    """Yield ``Step(token, logprob)`` one at a time; the last step is EOS_ID when the reply ended naturally."""
+    """Yield ``Step(token, logprob)`` one at a time; the last step is EOS_ID when the reply ended naturally.
+
+    ``avoid``: token id sequences (the bot's previous replies) whose n-grams are blocked when
+    ``options.avoid_previous_reply`` is set (so "another one" does not get the same joke again).
+    """
     options = options or DecodingOptions()
+    avoid = [list(a) for a in avoid if len(a)] if options.avoid_previous_reply else []
     src, lengths = _as_source(model, src_ids)
     banned = torch.tensor(sorted(set(int(i) for i in banned_ids) - {EOS_ID}), dtype=torch.long)
     was_training = model.training
@@ -174,7 +196,7 @@ def generate_steps(
         with torch.inference_mode():
             memory, state = model.encode(src, lengths)
             if options.strategy == "beam" and options.beam_size > 1:
-                yield from _beam(model, memory, state, options, banned)
+                yield from _beam(model, memory, state, options, banned, avoid)
                 return
             generator = None
             if options.strategy == "sample" and options.seed is not None:
@@ -185,7 +207,7 @@ def generate_steps(
             for t in range(options.max_length):
                 logits, state = model.step(token, state, memory)  # (1,V)
                 raw = logits[0].float().cpu()
-                scores = _adjust(raw, tokens, t, options, banned)
+                scores = _adjust(raw, tokens, t, options, banned, avoid)
                 if options.strategy == "sample":
                     choice = _sample(scores, options, generator)
                 else:
@@ -204,7 +226,7 @@ def _length_norm(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def _beam(model: Seq2Seq, memory, state, options: DecodingOptions, banned: Tensor) -> Iterator[Step]:
+def _beam(model: Seq2Seq, memory, state, options: DecodingOptions, banned: Tensor, avoid=()) -> Iterator[Step]:
     K = options.beam_size
     device = memory.keys.device
     # each hypothesis: (tokens, raw logprobs, penalised score sum)
@@ -219,7 +241,7 @@ def _beam(model: Seq2Seq, memory, state, options: DecodingOptions, banned: Tenso
         raw = torch.log_softmax(logits, dim=-1)  # (k,V)
         cands = []
         for bi, (toks, lps, score) in enumerate(beams):
-            scores = _adjust(logits[bi], toks, t, options, banned)
+            scores = _adjust(logits[bi], toks, t, options, banned, avoid)
             top = torch.topk(scores, min(2 * K, scores.numel()))
             for s, tok in zip(top.values.tolist(), top.indices.tolist()):
                 if s == float("-inf"):

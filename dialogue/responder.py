@@ -14,7 +14,7 @@ import torch
 
 from .decoding import DecodingOptions, generate_steps
 from .model import Seq2Seq, Seq2SeqConfig
-from .text import FALLBACK_REPLY, build_source, clean_words, finish_reply
+from .text import _SPACES, FALLBACK_REPLY, build_source, clean_words, finish_reply
 from .tokenizer import EOS_ID, Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ class ReplyStream:
     ``tokens`` (the reply's token ids).
     """
 
-    def __init__(self, responder: "Responder", src_ids: list[int], options: DecodingOptions):
+    def __init__(self, responder: "Responder", src_ids: list[int], options: DecodingOptions, avoid=()):
         self._responder = responder
-        self._steps = generate_steps(responder.model, src_ids, options, responder.banned_ids)
+        self._steps = generate_steps(responder.model, src_ids, options, responder.banned_ids, avoid)
         self._pieces = self._run()
         self.src_ids = src_ids
         self.options = options
@@ -71,14 +71,14 @@ class ReplyStream:
                 reason = "eos"
                 break
             self.tokens.append(step.token)
-            raw = tok.decode(self.tokens)
+            raw = _SPACES.sub(" ", tok.decode(self.tokens))  # collapsing is prefix-stable
             cut = raw.rfind(" ")  # everything before the newest word boundary is complete words
             if cut > emitted:
                 piece = clean_words(raw[emitted:cut], at_start=not self.text.strip())
                 emitted = cut
                 if piece:
                     yield self._emit(piece)
-        raw = tok.decode(self.tokens)
+        raw = _SPACES.sub(" ", tok.decode(self.tokens))
         last = clean_words(raw[emitted:], at_start=not self.text.strip())
         last = finish_reply(self.text, last)
         if not (self.text + last).strip():
@@ -145,8 +145,14 @@ class Responder:
         raise ValueError(f"options must be DecodingOptions, a dict or None, got {type(options).__name__}")
 
     def start(self, history: Sequence[str], text: str, options=None) -> ReplyStream:
-        """Begin a reply; iterate the returned stream for text pieces."""
-        return ReplyStream(self, self.source_ids(history, text), self._options(options))
+        """Begin a reply; iterate the returned stream for text pieces.
+
+        ``history`` alternates user and bot turns, oldest first, and ends with the bot's last reply.
+        """
+        src = self.source_ids(history, text)
+        options = self._options(options)
+        previous = [self.tokenizer.encode(t) for t in list(history)[-1::-2][:2]] if options.avoid_previous_reply else []
+        return ReplyStream(self, src, options, previous)
 
     def stream(self, history: Sequence[str], text: str, options=None) -> Iterator[str]:
         """Text pieces of the reply (whole words, never part of a character)."""

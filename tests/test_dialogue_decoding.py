@@ -166,3 +166,15 @@ def test_banned_ids_never_generated():
 def test_empty_source_is_value_error():
     with pytest.raises(ValueError, match="empty"):
         list(generate(random_model(), [], DecodingOptions()))
+
+
+def test_avoid_previous_reply_blocks_its_ngrams():
+    model = never_ending_model()
+    opts = DecodingOptions(max_length=12, no_repeat_ngram_size=2)
+    first = list(generate(model, [5, 6, 7], opts))
+    again = list(generate_steps(model, [5, 6, 7], opts.replace(avoid_previous_reply=True), avoid=[first]))
+    tokens = [s.token for s in again]
+    assert tokens != first
+    assert not {tuple(tokens[i : i + 2]) for i in range(len(tokens) - 1)} & {tuple(first[i : i + 2]) for i in range(len(first) - 1)}
+    with pytest.raises(ValueError, match="avoid_previous_reply"):
+        DecodingOptions(avoid_previous_reply="yes")

@@ -129,3 +129,11 @@ def test_load_errors(tmp_path):
     empty_dir.mkdir()
     with pytest.raises(FileNotFoundError, match="no single dialogue checkpoint"):
         Responder.load(empty_dir)
+
+
+def test_avoid_previous_reply_uses_the_bots_last_turns(bot):
+    opts = DecodingOptions(avoid_previous_reply=True, no_repeat_ngram_size=3, strategy="beam", beam_size=3)
+    said = bot.reply([], "hello there")
+    again = bot.reply(["hello there", said], "hello there", opts)
+    assert again != said and again
+    assert "".join(bot.stream(["hello there", said], "hello there", opts)) == again
