@@ -16,12 +16,15 @@ from typing import Optional, Sequence
 
 import torch
 
+from .corpora import ASSISTANT_CORE
 from .decoding import DecodingOptions, generate
 from .responder import Responder
 
 logger = logging.getLogger(__name__)
 
 # (history, prompt): the small talk a voice assistant hears most, plus a few follow-ups.
+# CONTINUE as history means "after the previous exchange": its prompt and the model's own reply.
+CONTINUE = ("...",)
 PROBE_EXCHANGES: tuple[tuple[tuple[str, ...], str], ...] = (
     ((), "hello"),
     ((), "good morning"),
@@ -33,19 +36,21 @@ PROBE_EXCHANGES: tuple[tuple[tuple[str, ...], str], ...] = (
     ((), "what are your hobbies"),
     ((), "what do you like to do for fun"),
     ((), "tell me a joke"),
-    (("tell me a joke",), "another one"),
+    (CONTINUE, "another one"),
     ((), "thank you"),
     ((), "goodbye"),
     ((), "what can you do"),
     ((), "can you help me"),
     ((), "yes"),
     ((), "no"),
-    ((), "cancel that"),
+    ((), "set a timer"),
+    (CONTINUE, "cancel that"),
     ((), "i am sad"),
     ((), "do you love me"),
     ((), "set an alarm for tomorrow"),
     ((), "i want to book a table for dinner"),
-    (("hello", "Hi!"), "how is your day going"),
+    ((), "hi there"),
+    (CONTINUE, "how is your day going"),
     ((), "you are funny"),
 )
 
@@ -53,6 +58,8 @@ PROBE_EXCHANGES: tuple[tuple[tuple[str, ...], str], ...] = (
 def sample_exchanges(responder: Responder, exchanges=PROBE_EXCHANGES, options=None) -> list[dict]:
     out = []
     for history, prompt in exchanges:
+        if tuple(history) == CONTINUE:
+            history = (out[-1]["history"] + [out[-1]["prompt"], out[-1]["reply"]]) if out else []
         s = responder.start(list(history), prompt, options)
         text = s.read()
         out.append({"history": list(history), "prompt": prompt, "reply": text, "finish_reason": s.finish_reason,
@@ -120,14 +127,16 @@ File: `dialogue/pretrained/en.pt` ({size_mb:.1f} MB, float16 weights, loaded bac
 | parameters | {params:,} |
 | tokenizer | sentencepiece unigram, {vocab} pieces, byte fallback; ids 0-4 = pad, unk, bos, eos, turn separator |
 | context | last {history_turns} turns + the new one, joined by the separator, at most {max_source_tokens} tokens (oldest cut first); turns are lowercased without punctuation, like speech transcripts |
-| default decoding | `{options}` |
+| default decoding | `{options}` (beam search; the bot's last two replies are not repeated) |
 | training | {steps} optimizer steps ({epochs:.1f} epochs) in {minutes:.0f} min on one CPU thread (shared machine) |
 | held-out perplexity | **{valid_ppl:.2f}** on {valid_pairs} validation pairs ({valid_tokens} reply tokens) whose prompts never occur in training |
 
 ## Data and licenses
 
 Built by `scripts/prepare_dialogue_data.py --extra ../shared/data/dialogue` (see `dialogue/corpora.py`):
+
 {data_table}
+
 
 - chatterbot-corpus 1.3.3 (BSD-3-Clause), English files except `coding.yml`; `tech_support.yml` de-duplicated.
 - chitchat-dataset 0.9.0 (MIT), consecutive turns of at most 12 words, at most 5 uses of one reply.
@@ -140,6 +149,10 @@ Built by `scripts/prepare_dialogue_data.py --extra ../shared/data/dialogue` (see
   addresses, phone numbers, digits or names were dropped (a generative model would make them up); at most 15
   uses of one reply. Because this model is trained partly on CC BY-SA data, treat its weights as a derived work
   under CC BY-SA 4.0 with this attribution.
+- assistant_core: {core_prompts} hand-written control-word prompts of this project (yes, no, cancel, stop, wait,
+  help, ...) with short assistant answers, repeated 3 times; added after the split (`ASSISTANT_CORE` in
+  `dialogue/corpora.py`) because none of the corpora answer them like an assistant.
+- PersonalityChat's refusals to tell a joke are dropped for joke prompts, so the model tells one instead.
 - Filters on every source: length, a small profanity list, markup, emoji/emoticons, exact duplicates, echoes.
 
 ## Training command
@@ -162,7 +175,8 @@ token blocked. Wall-clock numbers depend on the shared machine's load; CPU-time 
 ## Sample exchanges
 
 Produced by `python -m dialogue.evaluate --model dialogue/pretrained/en.pt` with the default options
-(history in brackets; confidence = mean token log-probability):
+(history in brackets, follow-ups continue the previous row with the model's own reply;
+confidence = mean token log-probability):
 
 | you | model | confidence |
 | --- | --- | --- |
@@ -170,7 +184,7 @@ Produced by `python -m dialogue.evaluate --model dialogue/pretrained/en.pt` with
 
 ## Limits
 
-A small LSTM trained for about an hour and a half on one CPU core: it maps common small talk onto a few hundred
+A small LSTM trained for {minutes:.0f} minutes on one (shared) CPU core: it maps common small talk onto a few hundred
 well-formed answers, it does not know facts, and it cannot perform tasks (for task-style prompts it asks the
 kind of follow-up question an assistant would). It can still give an answer that does not fit the question.
 """
@@ -192,7 +206,8 @@ def render_card(responder: Responder, path: Path, result: dict, train_info: dict
         tie_embeddings=c.tie_embeddings, dropout=c.dropout, params=responder.model.num_parameters(),
         vocab=len(responder.tokenizer), history_turns=responder.history_turns,
         max_source_tokens=responder.max_source_tokens,
-        options=json.dumps({k: v for k, v in responder.options.to_dict().items() if v != DecodingOptions().to_dict()[k]}),
+        options=json.dumps(responder.options.to_dict()),
+        core_prompts=sum(len(prompts) for prompts, _ in ASSISTANT_CORE),
         steps=train_info.get("step", 0), epochs=train_info.get("epochs", 0.0), minutes=train_info.get("minutes", 0.0),
         valid_ppl=valid.get("valid_ppl", float("nan")), valid_pairs=train_info.get("valid_pairs", "?"),
         valid_tokens=valid.get("valid_tokens", "?"), data_table=train_info.get("data_table", ""),

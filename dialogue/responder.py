@@ -262,6 +262,7 @@ def atomic_save(obj: dict, path: Path) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are shared files like any other output
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
