@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -180,11 +180,14 @@ def generate_steps(
     options: Optional[DecodingOptions] = None,
     banned_ids: Iterable[int] = (),
     avoid: Sequence[Sequence[int]] = (),
+    block: Optional[Callable[[list[int]], Sequence[int]]] = None,
 ) -> Iterator[Step]:
     """Yield ``Step(token, logprob)`` one at a time; the last step is EOS_ID when the reply ended naturally.
 
     ``avoid``: token id sequences (the bot's previous replies) whose n-grams are blocked when
     ``options.avoid_previous_reply`` is set (so "another one" does not get the same joke again).
+    ``block(tokens)``: extra ids that may not follow ``tokens`` (the responder uses it so a reply never
+    merely echoes the prompt).
     """
     options = options or DecodingOptions()
     avoid = [list(a) for a in avoid if len(a)] if options.avoid_previous_reply else []
@@ -196,7 +199,7 @@ def generate_steps(
         with torch.inference_mode():
             memory, state = model.encode(src, lengths)
             if options.strategy == "beam" and options.beam_size > 1:
-                yield from _beam(model, memory, state, options, banned, avoid)
+                yield from _beam(model, memory, state, options, banned, avoid, block)
                 return
             generator = None
             if options.strategy == "sample" and options.seed is not None:
@@ -208,6 +211,8 @@ def generate_steps(
                 logits, state = model.step(token, state, memory)  # (1,V)
                 raw = logits[0].float().cpu()
                 scores = _adjust(raw, tokens, t, options, banned, avoid)
+                if block is not None:
+                    _block(scores, block(tokens))
                 if options.strategy == "sample":
                     choice = _sample(scores, options, generator)
                 else:
@@ -226,7 +231,13 @@ def _length_norm(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def _beam(model: Seq2Seq, memory, state, options: DecodingOptions, banned: Tensor, avoid=()) -> Iterator[Step]:
+def _block(scores: Tensor, ids: Sequence[int]) -> None:
+    if len(ids):
+        scores[torch.as_tensor(list(ids), dtype=torch.long)] = float("-inf")
+
+
+def _beam(model: Seq2Seq, memory, state, options: DecodingOptions, banned: Tensor, avoid=(),
+          block=None) -> Iterator[Step]:
     K = options.beam_size
     device = memory.keys.device
     # each hypothesis: (tokens, raw logprobs, penalised score sum)
@@ -242,6 +253,8 @@ def _beam(model: Seq2Seq, memory, state, options: DecodingOptions, banned: Tenso
         cands = []
         for bi, (toks, lps, score) in enumerate(beams):
             scores = _adjust(logits[bi], toks, t, options, banned, avoid)
+            if block is not None:
+                _block(scores, block(toks))
             top = torch.topk(scores, min(2 * K, scores.numel()))
             for s, tok in zip(top.values.tolist(), top.indices.tolist()):
                 if s == float("-inf"):

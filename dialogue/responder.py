@@ -14,7 +14,7 @@ import torch
 
 from .decoding import DecodingOptions, generate_steps
 from .model import Seq2Seq, Seq2SeqConfig
-from .text import _SPACES, FALLBACK_REPLY, build_source, clean_words, finish_reply
+from .text import _SPACES, FALLBACK_REPLY, normalize_input, build_source, clean_words, finish_reply
 from .tokenizer import EOS_ID, Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ class ReplyStream:
     ``tokens`` (the reply's token ids).
     """
 
-    def __init__(self, responder: "Responder", src_ids: list[int], options: DecodingOptions, avoid=()):
+    def __init__(self, responder: "Responder", src_ids: list[int], options: DecodingOptions, avoid=(), block=None):
         self._responder = responder
-        self._steps = generate_steps(responder.model, src_ids, options, responder.banned_ids, avoid)
+        self._steps = generate_steps(responder.model, src_ids, options, responder.banned_ids, avoid, block)
         self._pieces = self._run()
         self.src_ids = src_ids
         self.options = options
@@ -129,6 +129,10 @@ class Responder:
         self.metrics = dict(metrics or {})
         # never produce special tokens or raw bytes (which could form broken characters)
         self.banned_ids = tuple(i for i in tokenizer.special_ids if i != EOS_ID) + tokenizer.byte_ids
+        self._echo_block = (EOS_ID,) + tuple(
+            i for i in range(len(tokenizer))
+            if i not in self.banned_ids and not any(ch.isalnum() for ch in tokenizer.id_to_piece(i))
+        )
 
     # ------------------------------------------------------------------ replies
     def source_ids(self, history: Sequence[str], text: str) -> list[int]:
@@ -152,7 +156,15 @@ class Responder:
         src = self.source_ids(history, text)
         options = self._options(options)
         previous = [self.tokenizer.encode(t) for t in list(history)[-1::-2][:2]] if options.avoid_previous_reply else []
-        return ReplyStream(self, src, options, previous)
+        prompt = normalize_input(text)
+
+        def no_echo(tokens: list[int]) -> Sequence[int]:
+            # while the reply so far just repeats the prompt, it may neither end nor add only punctuation
+            if prompt and normalize_input(self.tokenizer.decode(tokens)) == prompt:
+                return self._echo_block
+            return ()
+
+        return ReplyStream(self, src, options, previous, no_echo)
 
     def stream(self, history: Sequence[str], text: str, options=None) -> Iterator[str]:
         """Text pieces of the reply (whole words, never part of a character)."""

@@ -178,3 +178,10 @@ def test_avoid_previous_reply_blocks_its_ngrams():
     assert not {tuple(tokens[i : i + 2]) for i in range(len(tokens) - 1)} & {tuple(first[i : i + 2]) for i in range(len(first) - 1)}
     with pytest.raises(ValueError, match="avoid_previous_reply"):
         DecodingOptions(avoid_previous_reply="yes")
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam", "sample"])
+def test_block_callback_keeps_the_reply_going(strategy):
+    opts = DecodingOptions(strategy=strategy, beam_size=2, seed=0, min_length=0, max_length=6)
+    steps = list(generate_steps(always_ending_model(), [5, 6], opts, block=lambda toks: [EOS_ID] if len(toks) < 2 else []))
+    assert [s.token for s in steps][-1] == EOS_ID and len(steps) == 3

@@ -137,3 +137,9 @@ def test_avoid_previous_reply_uses_the_bots_last_turns(bot):
     again = bot.reply(["hello there", said], "hello there", opts)
     assert again != said and again
     assert "".join(bot.stream(["hello there", said], "hello there", opts)) == again
+
+
+def test_reply_never_just_echoes_the_prompt():
+    echo = overfit_responder(pairs=[("hello there", "Hello there!"), ("how are you", "I am fine, thanks.")], steps=120)
+    reply = echo.reply([], "hello there")
+    assert normalize_input(reply) != "hello there" and reply
