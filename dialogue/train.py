@@ -384,11 +384,19 @@ def train(config: TrainConfig) -> Path:
 
 
 # --------------------------------------------------------------------- export
-def export(checkpoint: Path, out_path: Path, options: Optional[DecodingOptions] = None, half: bool = True) -> Path:
-    """A training checkpoint -> a shippable weights-only file (float16 storage by default)."""
+def export(checkpoint: Path, out_path: Path, options: Optional[DecodingOptions] = None, half: bool = True,
+           metrics: Optional[dict] = None) -> Path:
+    """A training checkpoint -> a shippable weights-only file (float16 storage by default).
+
+    ``options`` become the model's default decoding options; ``metrics`` are merged into its metrics
+    (e.g. {"language": "en"}, which the assistant reports).
+    """
     responder = Responder.load(checkpoint)
     if options is not None:
         responder.options = options
+    responder.metrics = {k: v for k, v in responder.metrics.items() if k != "samples"}
+    responder.metrics.setdefault("language", "en")
+    responder.metrics.update(metrics or {})
     return responder.save(out_path, half=half)
 
 
