@@ -184,6 +184,33 @@ def generate_steps(
 ) -> Iterator[Step]:
     """Yield ``Step(token, logprob)`` one at a time; the last step is EOS_ID when the reply ended naturally.
 
+    Each step runs under ``torch.inference_mode``, entered and left around every ``next()``:
+    a ``with`` block held open across ``yield`` would leak the mode into the caller between
+    steps (and restore it at the wrong moment when the generator is closed elsewhere).
+    """
+    steps = _generate_steps(model, src_ids, options, banned_ids, avoid, block)
+    try:
+        while True:
+            with torch.inference_mode():
+                try:
+                    step = next(steps)
+                except StopIteration:
+                    return
+            yield step
+    finally:
+        steps.close()
+
+
+def _generate_steps(
+    model: Seq2Seq,
+    src_ids,
+    options: Optional[DecodingOptions] = None,
+    banned_ids: Iterable[int] = (),
+    avoid: Sequence[Sequence[int]] = (),
+    block: Optional[Callable[[list[int]], Sequence[int]]] = None,
+) -> Iterator[Step]:
+    """The decoding loop of `generate_steps` (called only through it, inside inference mode).
+
     ``avoid``: token id sequences (the bot's previous replies) whose n-grams are blocked when
     ``options.avoid_previous_reply`` is set (so "another one" does not get the same joke again).
     ``block(tokens)``: extra ids that may not follow ``tokens`` (the responder uses it so a reply never
@@ -196,33 +223,32 @@ def generate_steps(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            memory, state = model.encode(src, lengths)
-            if options.strategy == "beam" and options.beam_size > 1:
-                yield from _beam(model, memory, state, options, banned, avoid, block)
+        memory, state = model.encode(src, lengths)
+        if options.strategy == "beam" and options.beam_size > 1:
+            yield from _beam(model, memory, state, options, banned, avoid, block)
+            return
+        generator = None
+        if options.strategy == "sample" and options.seed is not None:
+            generator = torch.Generator().manual_seed(options.seed)
+        device = src.device
+        token = torch.tensor([BOS_ID], device=device)
+        tokens: list[int] = []
+        for t in range(options.max_length):
+            logits, state = model.step(token, state, memory)  # (1,V)
+            raw = logits[0].float().cpu()
+            scores = _adjust(raw, tokens, t, options, banned, avoid)
+            if block is not None:
+                _block(scores, block(tokens))
+            if options.strategy == "sample":
+                choice = _sample(scores, options, generator)
+            else:
+                choice = int(torch.argmax(scores).item())
+            logprob = float(torch.log_softmax(raw, dim=-1)[choice])
+            yield Step(choice, logprob)
+            if choice == EOS_ID:
                 return
-            generator = None
-            if options.strategy == "sample" and options.seed is not None:
-                generator = torch.Generator().manual_seed(options.seed)
-            device = src.device
-            token = torch.tensor([BOS_ID], device=device)
-            tokens: list[int] = []
-            for t in range(options.max_length):
-                logits, state = model.step(token, state, memory)  # (1,V)
-                raw = logits[0].float().cpu()
-                scores = _adjust(raw, tokens, t, options, banned, avoid)
-                if block is not None:
-                    _block(scores, block(tokens))
-                if options.strategy == "sample":
-                    choice = _sample(scores, options, generator)
-                else:
-                    choice = int(torch.argmax(scores).item())
-                logprob = float(torch.log_softmax(raw, dim=-1)[choice])
-                yield Step(choice, logprob)
-                if choice == EOS_ID:
-                    return
-                tokens.append(choice)
-                token = torch.tensor([choice], device=device)
+            tokens.append(choice)
+            token = torch.tensor([choice], device=device)
     finally:
         model.train(was_training)
 

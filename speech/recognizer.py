@@ -257,7 +257,7 @@ class Recognizer:
             log_probs, out_lengths, state = self.model(batch, lengths, state)  # (B, T', V)
             for j, (i, item_state) in enumerate(zip(active, self.model.split_state(state))):
                 work[i][0]._state = item_state
-                outputs[i] = log_probs[j, : int(out_lengths[j])].numpy()
+                outputs[i] = log_probs[j, : int(out_lengths[j])].detach().numpy()
         return [stream._advance(outputs.get(i)) for i, (stream, _) in enumerate(work)]
 
 
