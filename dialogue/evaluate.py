@@ -186,7 +186,9 @@ confidence = mean token log-probability):
 
 A small LSTM trained for {minutes:.0f} minutes on one (shared) CPU core: it maps common small talk onto a few hundred
 well-formed answers, it does not know facts, and it cannot perform tasks (for task-style prompts it asks the
-kind of follow-up question an assistant would). It can still give an answer that does not fit the question.
+kind of follow-up question an assistant would). It can still give an answer that does not fit the question
+(e.g. "what time is it", "set a timer"), and after a joke, "another one" may get a refusal learned in the first
+training steps, before the joke refusals were removed from the data.
 """
 
 

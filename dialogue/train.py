@@ -383,6 +383,25 @@ def train(config: TrainConfig) -> Path:
     return result
 
 
+# -------------------------------------------------------------------- average
+def average_checkpoints(paths: Sequence[Path], out_path: Path) -> Path:
+    """Mean of the weights of checkpoints of one run (same config and tokenizer); metadata from the first."""
+    if not paths:
+        raise ValueError("average_checkpoints needs at least one checkpoint path")
+    ckpts = [torch.load(p, map_location="cpu", weights_only=True) for p in paths]
+    first = ckpts[0]
+    for p, c in zip(paths[1:], ckpts[1:]):
+        if c["config"] != first["config"] or c["tokenizer"] != first["tokenizer"]:
+            raise ValueError(f"{p} has another config or tokenizer than {paths[0]}; only one run's checkpoints average")
+    state = {}
+    for k, v in first["state_dict"].items():
+        state[k] = sum(c["state_dict"][k].float() for c in ckpts) / len(ckpts) if v.is_floating_point() else v
+    out = {k: v for k, v in first.items() if k not in ("optimizer", "state_dict")}
+    out["state_dict"] = state
+    out["averaged_from"] = [str(p) for p in paths]
+    return atomic_save(out, Path(out_path))
+
+
 # --------------------------------------------------------------------- export
 def export(checkpoint: Path, out_path: Path, options: Optional[DecodingOptions] = None, half: bool = True,
            metrics: Optional[dict] = None) -> Path:

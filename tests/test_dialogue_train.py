@@ -96,3 +96,20 @@ def test_ddp_two_cpu_processes_with_torchrun(corpus, tmp_path):
     last = torch.load(out / "last.pt", weights_only=True)
     assert last["train_state"]["step"] == 3
     assert Responder.load(out / "best.pt").reply([], "hello")
+
+
+def test_average_checkpoints(corpus, tmp_path):
+    from dialogue.train import average_checkpoints
+
+    out = tmp_path / "avg"
+    train(tiny_config(corpus, out, max_steps=2))
+    first = out / "first.pt"
+    (out / "last.pt").rename(first)
+    train(tiny_config(corpus, out, max_steps=4))
+    avg = average_checkpoints([first, out / "last.pt"], out / "avg.pt")
+    a, b, m = (torch.load(p, weights_only=True)["state_dict"] for p in (first, out / "last.pt", avg))
+    key = "embedding.weight"
+    torch.testing.assert_close(m[key], (a[key] + b[key]) / 2)
+    assert Responder.load(avg).reply([], "hello")
+    with pytest.raises(ValueError, match="at least one"):
+        average_checkpoints([], out / "x.pt")
