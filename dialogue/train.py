@@ -82,6 +82,7 @@ class TrainConfig:
     threads: Optional[int] = None  # torch.set_num_threads per process (None = torch default)
     seed: int = 0  # data order, augmentation and init
     resume: bool = False  # continue from out_dir/last.pt when it exists
+    init_from: Optional[str] = None  # fine-tune: weights, tokenizer and config of this checkpoint, fresh optimizer
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -237,6 +238,15 @@ def train(config: TrainConfig) -> Path:
         tok = Tokenizer.from_bytes(resume_ckpt["tokenizer"])
         mcfg = Seq2SeqConfig.from_dict(resume_ckpt["config"])
         logger.info("resuming from %s (step %d)", last_path, resume_ckpt["train_state"]["step"])
+    elif cfg.init_from:
+        init = torch.load(cfg.init_from, map_location="cpu", weights_only=True)
+        tok = Tokenizer.from_bytes(init["tokenizer"])
+        base = dict(init["config"])
+        changed = {k: v for k, v in cfg.model_overrides.items() if base.get(k) != v}
+        if set(changed) - {"dropout"}:
+            raise ValueError(f"init_from keeps the model's shape; only dropout may change, got {sorted(changed)}")
+        mcfg = Seq2SeqConfig.from_dict({**base, **changed})
+        logger.info("fine-tuning from %s with %s", cfg.init_from, changed or "the same config")
     else:
         if cfg.resume:
             logger.warning("--resume given but %s does not exist; starting fresh", last_path)
@@ -256,6 +266,8 @@ def train(config: TrainConfig) -> Path:
     model = Seq2Seq(mcfg).to(device)
     if resume_ckpt is not None:
         model.load_state_dict({k: v.float() for k, v in resume_ckpt["state_dict"].items()})
+    elif cfg.init_from:
+        model.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = {"step": 0, "epoch": 0, "batch": 0, "best_ppl": float("inf"), "lr_scale": 1.0, "seconds": 0.0}
     digest = hashlib.sha1(Path(cfg.valid_path).read_bytes()).hexdigest() if cfg.valid_path else None
@@ -451,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None, help="torch threads per process")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    ap.add_argument("--init-from", default=None, help="fine-tune from this checkpoint (fresh optimizer; --dropout may change)")
     ap.add_argument("--export", type=Path, default=None, help="after training, write the best model here (fp16)")
     return ap
 
@@ -470,6 +483,7 @@ def config_from_args(args) -> TrainConfig:
         time_limit_min=args.time_limit, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
         label_smoothing=args.label_smoothing, history_turns=args.history_turns, valid_every=args.valid_every,
         log_every=args.log_every, device=args.device, threads=args.threads, seed=args.seed, resume=args.resume,
+        init_from=args.init_from,
     )
 
 

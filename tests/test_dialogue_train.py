@@ -113,3 +113,13 @@ def test_average_checkpoints(corpus, tmp_path):
     assert Responder.load(avg).reply([], "hello")
     with pytest.raises(ValueError, match="at least one"):
         average_checkpoints([], out / "x.pt")
+
+
+def test_fine_tune_from_a_checkpoint(corpus, tmp_path):
+    base = train(tiny_config(corpus, tmp_path / "base", max_steps=2))
+    tuned = train(tiny_config(corpus, tmp_path / "ft", max_steps=2, init_from=str(base), model_overrides={"dropout": 0.3}))
+    a, b = (torch.load(p, weights_only=True) for p in (base, tuned))
+    assert b["tokenizer"] == a["tokenizer"] and b["config"]["dropout"] == 0.3
+    assert b["train_state"]["step"] == 2
+    with pytest.raises(ValueError, match="only dropout"):
+        train(tiny_config(corpus, tmp_path / "bad", max_steps=1, init_from=str(base), model_overrides={"decoder_hidden": 8}))
