@@ -1,58 +1,15 @@
-"""Numbers, ordinals, times and dates spelled out as spoken English words (lowercase)."""
+"""Spoken-number helpers for the synthesis templates, built on speech.vocab's number words.
+
+speech.vocab spells numbers inside free text; the templates here compose spoken
+phrases directly (times with "oh", digit-by-digit codes), so they only add those two.
+"""
 from __future__ import annotations
 
+from speech.vocab import number_to_words as number_words
+from speech.vocab import ordinal_to_words as ordinal_words
+from speech.vocab import year_to_words as year_words
+
 __all__ = ["number_words", "ordinal_words", "year_words", "time_words", "digit_string"]
-
-ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-        "nineteen"]
-TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-ORDINAL_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                     "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
-
-
-def number_words(n: int) -> str:
-    """0 <= n < 10**12 as words: 1234 -> 'one thousand two hundred thirty four'."""
-    if n < 0:
-        return "minus " + number_words(-n)
-    if n < 20:
-        return ONES[n]
-    if n < 100:
-        return TENS[n // 10] + ("" if n % 10 == 0 else " " + ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
-    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
-        if n >= size:
-            rest = n % size
-            return number_words(n // size) + " " + name + ("" if rest == 0 else " " + number_words(rest))
-    raise AssertionError(n)
-
-
-def ordinal_words(n: int) -> str:
-    """21 -> 'twenty first'."""
-    words = number_words(n).split()
-    last = words[-1]
-    if last in ORDINAL_IRREGULAR:
-        words[-1] = ORDINAL_IRREGULAR[last]
-    elif last.endswith("y"):
-        words[-1] = last[:-1] + "ieth"
-    else:
-        words[-1] = last + "th"
-    return " ".join(words)
-
-
-def year_words(y: int) -> str:
-    """1999 -> 'nineteen ninety nine', 2005 -> 'two thousand five', 2024 -> 'twenty twenty four'."""
-    if 2000 <= y < 2010:
-        return number_words(y)
-    if 1000 <= y < 10000 and y % 100 == 0 and y % 1000 != 0:
-        return number_words(y // 100) + " hundred"
-    if 1000 <= y < 10000:
-        hi, lo = divmod(y, 100)
-        lo_words = "hundred" if lo == 0 else ("oh " + ONES[lo] if lo < 10 else number_words(lo))
-        return number_words(hi) + " " + lo_words
-    return number_words(y)
 
 
 def time_words(hour: int, minute: int, suffix: str | None = None) -> str:
@@ -60,7 +17,7 @@ def time_words(hour: int, minute: int, suffix: str | None = None) -> str:
     if minute == 0:
         text = number_words(hour) + (" o'clock" if suffix is None else "")
     elif minute < 10:
-        text = number_words(hour) + " oh " + ONES[minute]
+        text = number_words(hour) + " oh " + number_words(minute)
     else:
         text = number_words(hour) + " " + number_words(minute)
     if suffix:
@@ -70,4 +27,4 @@ def time_words(hour: int, minute: int, suffix: str | None = None) -> str:
 
 def digit_string(digits: str) -> str:
     """'4071' -> 'four zero seven one' (phone numbers, codes)."""
-    return " ".join(ONES[int(d)] for d in digits if d.isdigit())
+    return " ".join(number_words(int(d)) for d in digits if d.isdigit())
