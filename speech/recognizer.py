@@ -20,7 +20,7 @@ from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis
 from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer
 from .lm import NGramLM
 from .model import AcousticConfig, AcousticModel
-from .vocab import Alphabet
+from .vocab import Alphabet, normalize_text
 
 __all__ = ["Recognizer", "RecognitionStream", "Transcript", "Word", "Alternative", "Partial", "available_models"]
 
@@ -304,19 +304,9 @@ class RecognitionStream:
 
 
 def _check_hotwords(hotwords: Sequence[str] | None) -> list[str]:
+    """Normalise hot words like transcripts ("Alexa!" -> "alexa"); the decoder validates the rest."""
     if hotwords is None:
         return []
     if isinstance(hotwords, str):
         raise ValueError("hotwords must be a list of phrases, not one string")
-    from .vocab import normalize_text
-
-    cleaned = []
-    for phrase in hotwords:
-        if not isinstance(phrase, str):
-            raise ValueError(f"hot word {phrase!r} is not a string")
-        norm = normalize_text(phrase)
-        if not norm:
-            raise ValueError(f"hot word {phrase!r} has no letters")
-        cleaned.append(norm)
-    return cleaned
-
+    return [normalize_text(p) if isinstance(p, str) else p for p in hotwords]

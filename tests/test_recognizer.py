@@ -120,3 +120,13 @@ def test_bad_input_is_refused():
     stream.finish()
     with pytest.raises(ValueError, match="finished"):
         stream.feed(noise(0.1))
+
+
+def test_hotwords_are_normalised_and_validated():
+    rec = make_recognizer(beam_size=4)
+    audio = noise(0.5)
+    assert rec.transcribe(audio, hotwords=["Alexa!", "Turn ON"]).text is not None
+    with pytest.raises(ValueError, match="not a string"):
+        rec.transcribe(audio, hotwords=[42])
+    with pytest.raises(ValueError, match="empty"):
+        rec.transcribe(audio, hotwords=["?!"])
