@@ -128,7 +128,7 @@ File: `dialogue/pretrained/en.pt` ({size_mb:.1f} MB, float16 weights, loaded bac
 | tokenizer | sentencepiece unigram, {vocab} pieces, byte fallback; ids 0-4 = pad, unk, bos, eos, turn separator |
 | context | last {history_turns} turns + the new one, joined by the separator, at most {max_source_tokens} tokens (oldest cut first); turns are lowercased without punctuation, like speech transcripts |
 | default decoding | `{options}` (beam search; the bot's last two replies are not repeated) |
-| training | {steps} optimizer steps ({epochs:.1f} epochs) in {minutes:.0f} min on one CPU thread (shared machine) |
+| training | {steps} optimizer steps ({epochs:.1f} epochs) in {minutes:.0f} min on one CPU thread (shared machine); see the status note above |
 | held-out perplexity | **{valid_ppl:.2f}** on {valid_pairs} validation pairs ({valid_tokens} reply tokens) whose prompts never occur in training |
 
 ## Data and licenses
@@ -187,8 +187,8 @@ confidence = mean token log-probability):
 A small LSTM trained for {minutes:.0f} minutes on one (shared) CPU core: it maps common small talk onto a few hundred
 well-formed answers, it does not know facts, and it cannot perform tasks (for task-style prompts it asks the
 kind of follow-up question an assistant would). It can still give an answer that does not fit the question
-(e.g. "what time is it", "set a timer"), and after a joke, "another one" may get a refusal learned in the first
-training steps, before the joke refusals were removed from the data.
+(e.g. "what time is it", "set a timer"), and after a joke, "another one" can get only the first line of a joke
+or a refusal learned in the first training steps, before the joke refusals were removed from the data.
 """
 
 
