@@ -103,6 +103,25 @@ def measure_speed(responder: Responder, prompts: Sequence[str] = ("hello", "what
     }
 
 
+def measure_reply_latency(responder: Responder, prompts: Sequence[str] = ("hello", "what can you do", "tell me a joke",
+                                                                        "how are you today", "who made you"),
+                          repeats: int = 3, options=None) -> dict:
+    """With the responder's own options: milliseconds to the first streamed text piece and to the whole reply."""
+    first, whole = [], []
+    for _ in range(repeats):
+        for prompt in prompts:
+            t0 = time.perf_counter()
+            pieces = iter(responder.start([], prompt, options))
+            next(pieces)
+            t1 = time.perf_counter()
+            for _ in pieces:
+                pass
+            first.append((t1 - t0) * 1000)
+            whole.append((time.perf_counter() - t0) * 1000)
+    return {"first_piece_ms_median": round(statistics.median(first), 1),
+            "whole_reply_ms_median": round(statistics.median(whole), 1)}
+
+
 def held_out_perplexity(responder: Responder, valid_path: Path, batch_size: int = 64) -> dict:
     from .corpora import read_jsonl
     from .train import TrainConfig, encode_pairs, evaluate
@@ -172,6 +191,10 @@ token blocked. Wall-clock numbers depend on the shared machine's load; CPU-time 
 | first token | {first_ms} ms | {first_cpu_ms} ms |
 | tokens per second | {tps} | {tps_cpu} |
 
+With the default (beam) options the whole reply is searched before its first word is streamed:
+`measure_reply_latency` gives a median of {first_piece} ms to the first text piece and {whole} ms to the whole
+reply on the same prompts (wall clock). Pass `{{"strategy": "greedy"}}` for word-by-word streaming.
+
 ## Sample exchanges
 
 Produced by `python -m dialogue.evaluate --model dialogue/pretrained/en.pt` with the default options
@@ -216,6 +239,7 @@ def render_card(responder: Responder, path: Path, result: dict, train_info: dict
         train_command=train_info.get("command", ""),
         first_ms=speed.get("first_token_ms_median", "?"), first_cpu_ms=speed.get("first_token_ms_cpu_median", "?"),
         tps=speed.get("tokens_per_s_median", "?"), tps_cpu=speed.get("tokens_per_s_cpu_median", "?"),
+        first_piece=speed.get("first_piece_ms_median", "?"), whole=speed.get("whole_reply_ms_median", "?"),
         samples=samples,
     )
     card = path.parent / "MODEL_CARD.md"
@@ -247,6 +271,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("held-out:", result["valid"])
     if args.speed:
         result["speed"] = measure_speed(responder)
+        result["speed"].update(measure_reply_latency(responder, options=options))
         print("speed:", result["speed"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

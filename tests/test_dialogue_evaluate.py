@@ -3,7 +3,8 @@
 import json
 
 from dialogue.corpora import write_jsonl
-from dialogue.evaluate import held_out_perplexity, measure_speed, render_card, sample_exchanges
+from dialogue.evaluate import (held_out_perplexity, measure_reply_latency, measure_speed, render_card,
+                               sample_exchanges)
 from dialogue.testing import TINY_PAIRS, overfit_responder
 
 
@@ -14,6 +15,8 @@ def test_evaluate_helpers_and_card(tmp_path):
     assert all(s["reply"] and s["finish_reason"] in ("eos", "length") for s in samples)
     speed = measure_speed(bot, prompts=["hello there"], repeats=1, length=8)
     assert speed["first_token_ms_median"] > 0 and speed["tokens_per_s_median"] > 0
+    latency = measure_reply_latency(bot, prompts=["hello there"], repeats=1)
+    assert 0 < latency["first_piece_ms_median"] <= latency["whole_reply_ms_median"]
     valid = write_jsonl([{"context": [], "prompt": p, "reply": r, "source": "t"} for p, r in TINY_PAIRS], tmp_path / "v.jsonl")
     ppl = held_out_perplexity(bot, valid)
     assert ppl["valid_ppl"] >= 1.0 and ppl["valid_tokens"] > 0
