@@ -91,7 +91,7 @@ class RemoteSession:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         display = self.url.split("?")[0]
         try:
-            self._ws = connect(
+            opening = connect(
                 self.url,
                 additional_headers=headers,
                 open_timeout=self.open_timeout,
@@ -99,6 +99,8 @@ class RemoteSession:
                 max_size=2**22,
                 compression=None,
             )
+            # Entered like `with connect(...)` (websockets 17.1 deprecates plain use); close() ends it.
+            self._ws = opening.__enter__()
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
