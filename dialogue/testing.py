@@ -11,7 +11,8 @@ from .decoding import DecodingOptions
 from .model import Seq2Seq, Seq2SeqConfig
 from .responder import Responder
 from .text import build_source, clean_target, normalize_input
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
+from .tokenizer import EOS_ID, PAD_ID, Tokenizer
+from .train import collate
 
 TINY_PAIRS = (
     ("hello there", "Hi, nice to see you."),
@@ -54,16 +55,7 @@ def overfit_responder(
     responder = Responder(model, tok, history_turns=2, max_source_tokens=32, options=options)
     srcs = [build_source(tok, [], p, 2, 32) for p, _ in pairs]
     tgts = [tok.encode(clean_target(r)) + [EOS_ID] for _, r in pairs]
-    B, S, T = len(pairs), max(map(len, srcs)), max(map(len, tgts))
-    src = torch.full((B, S), PAD_ID)
-    tgt_in = torch.full((B, T), PAD_ID)
-    tgt_out = torch.full((B, T), PAD_ID)
-    for b, (s, t) in enumerate(zip(srcs, tgts)):
-        src[b, : len(s)] = torch.tensor(s)
-        tgt_out[b, : len(t)] = torch.tensor(t)
-        tgt_in[b, 0] = BOS_ID
-        tgt_in[b, 1 : len(t)] = torch.tensor(t[:-1])
-    lengths = torch.tensor([len(s) for s in srcs])
+    src, lengths, tgt_in, tgt_out = collate(list(zip(srcs, tgts)), list(range(len(pairs))), torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(steps):
