@@ -12,9 +12,9 @@ License: the game's own license (free redistribution, modification allowed; see
 /usr/share/doc/flight-of-the-amazon-queen/copyright), "Copyright 1995 John Passfield and Steven Stamatiadis".
 
 Checks: the text must normalise to a-z/'/space words, and the duration must fit the letters
-(0.8 + letters/3 >= seconds >= letters/25). `verify_fotaq` then decodes every clip with PocketSphinx
-constrained by a trigram LM built from all the game's dialogue segments and keeps the clips whose
-decode is (nearly) their own label (WER <= 0.25).
+(0.8 + letters/3 >= seconds >= letters/25). `verify_fotaq` then decodes a sample of clips (or all) with
+PocketSphinx constrained by a trigram LM over the game's own lines (`speechdata.verify`): a decoded clip
+must fit its own line better than chance, and a dialogue file whose decoded clips do not is dropped whole.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
 from .util import read_jsonl, write_jsonl_atomic
+from .verify import LabelChecker, group_rule
 
 __all__ = ["build_fotaq", "verify_fotaq", "QueenResources", "dialogue_segments"]
 
@@ -215,55 +216,10 @@ def build_fotaq(out: Path, downloads: Path) -> dict:
     return stats
 
 
-def _ensure_pocketsphinx(tools: Path):
-    import sys
-    try:
-        import pocketsphinx  # noqa: F401
-        return
-    except ImportError:
-        pass
-    target = tools / "pocketsphinx"
-    if not (target / "pocketsphinx").exists():
-        log.info("pip install --target %s pocketsphinx (used only to verify labels)", target)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "pocketsphinx"],
-                       check=True)
-    sys.path.insert(0, str(target))
-
-
-def _wer(ref: list[str], hyp: list[str]) -> float:
-    d = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(hyp) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (ref[i - 1] != hyp[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(hyp)] / max(1, len(ref))
-
-
-def _random_label_wer(hyp: list[str], own: str, pool: list[str], key: str, tries: int = 5) -> float:
-    """Mean WER of the decode against random other lines of about the same length (chance level)."""
-    import random
-
-    rng = random.Random(key)
-    n = len(own.split())
-    cands = [t for t in pool if t != own and abs(len(t.split()) - n) <= 1] or [t for t in pool if t != own]
-    return sum(_wer(rng.choice(cands).split(), hyp) for _ in range(tries)) / tries
-
-
 def _decide(rows: list[dict], decisions: list[dict]) -> tuple[list[dict], dict]:
     """Clip rule: the decode fits its own line better than random lines of the same length.
-    File rule: a dialogue file with 3+ decoded clips must fit better on average and pass half the time."""
-    per_dog: dict[str, list[dict]] = {}
-    for d in decisions:
-        per_dog.setdefault(d["dog"], []).append(d)
-    bad_dogs = set()
-    for dog, ds in per_dog.items():
-        if len(ds) < 3:
-            continue
-        own = sum(d["wer"] for d in ds) / len(ds)
-        chance = sum(d["random_label_wer"] for d in ds) / len(ds)
-        if own >= chance or sum(d["ok"] for d in ds) / len(ds) < 0.5:
-            bad_dogs.add(dog)
+    File rule (`verify.group_rule`): a dialogue file whose decoded clips fit no better than chance is dropped."""
+    bad_dogs = group_rule(decisions, {r["audio"]: r["dog"] for r in rows})
     failed = {d["audio"] for d in decisions if not d["ok"]}
     kept = [r for r in rows if r["audio"] not in failed and r["dog"] not in bad_dogs]
     return kept, {"dropped_dialogue_files": sorted(bad_dogs), "failed_clips": len(failed)}
@@ -284,36 +240,14 @@ def verify_fotaq(out: Path, tools: Path, sample: int | None = 400, seed: int = 0
     """
     import random
 
-    _ensure_pocketsphinx(tools)
-    from pocketsphinx import Decoder  # type: ignore
-
     rows = read_jsonl(out / "fotaq_unverified.jsonl")
     by_audio = {r["audio"]: r for r in rows}
     done = {r["audio"]: r for r in read_jsonl(out / "fotaq_verify.jsonl") if r["audio"] in by_audio}
-    dec = Decoder(loglevel="ERROR")
-    vocab = set()
-    for r in rows:
-        vocab.update(r["text"].split())
-    known = {w for w in vocab if dec.lookup_word(w) is not None}
-    sentences = sorted({r["text"] for r in rows})
-    # A trigram LM over this source's own texts: far stronger than a general LM, and unlike a
-    # JSGF alternation of ~4,000 sentences it loads in seconds.
-    from speech.lm import NGramLM  # type: ignore
-    arpa = out / "fotaq_lm.arpa"
-    NGramLM.build([t for t in sentences if all(w in known for w in t.split())], order=3).save_arpa(arpa)
-    dec.add_lm_file("fotaq", str(arpa))
-    dec.activate_search("fotaq")
-    log.info("fotaq verify: LM over %d sentences (%d of %d words in the PocketSphinx dictionary)",
-             len(sentences), len(known), len(vocab))
+    checker = LabelChecker((r["text"] for r in rows), tools, out / "fotaq_lm.arpa")
 
     def finish(d: dict) -> dict:
-        text = by_audio[d["audio"]]["text"]
-        hyp = d["hyp"].split()
-        d["wer"] = round(_wer(text.split(), hyp), 3)
-        d["random_label_wer"] = round(_random_label_wer(hyp, text, sentences, d["audio"]), 3)
-        d["ok"] = d["wer"] < d["random_label_wer"]
-        d.pop("nearest_other_wer", None)
-        return d
+        res = checker.check(d["audio"], by_audio[d["audio"]]["text"], hyp=d["hyp"])
+        return {**res, "dog": d["dog"]}
 
     decisions = [finish(d) for d in done.values()]
 
@@ -327,12 +261,7 @@ def verify_fotaq(out: Path, tools: Path, sample: int | None = 400, seed: int = 0
     if sample is not None:
         todo = random.Random(seed).sample(todo, min(max(0, sample - len(done)), len(todo)))
     for n, r in enumerate(tqdm(todo, desc="fotaq verify", mininterval=10)):
-        x, _ = sf.read(r["audio"], dtype="int16")
-        dec.start_utt()
-        dec.process_raw(x.tobytes(), full_utt=True)
-        dec.end_utt()
-        hyp = dec.hyp().hypstr if dec.hyp() else ""
-        decisions.append(finish({"audio": r["audio"], "dog": r["dog"], "hyp": hyp}))
+        decisions.append({**checker.check(r["audio"], r["text"]), "dog": r["dog"]})
         if (n + 1) % 100 == 0:
             flush()
     kept, info = flush()
