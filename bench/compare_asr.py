@@ -1,12 +1,14 @@
 """Accuracy and speed of our recognizer against PocketSphinx on the same audio, in one run.
 
     .venv/bin/pip install -e '.[bench]'      # pocketsphinx (ships an English model), matplotlib
-    .venv/bin/python bench/compare_asr.py MANIFEST [MANIFEST ...] [--model en] [--limit N]
+    .venv/bin/python bench/compare_asr.py MANIFEST [MANIFEST ...] [--model en] [--lm ARPA] [--limit N] [--by-corpus]
 
 For every manifest: WER and CER of our model with greedy decoding and with beam
 search + word LM, and of PocketSphinx's default en-us model, plus real-time
-factors on one CPU thread. Writes bench/results/asr_compare.json, a Markdown table
-(asr_compare.md) and a bar chart (asr_compare.png).
+factors on one CPU thread. `--by-corpus` also scores each manifest's corpora apart
+(real_test holds single spoken command words and read sentences: they behave very
+differently). Writes bench/results/asr_compare.json (with every hypothesis, for error
+analysis), a Markdown table (asr_compare.md) and a bar chart (asr_compare.png).
 """
 from __future__ import annotations
 
@@ -57,20 +59,28 @@ class Ours:
         return self.recognizer.transcribe(audio).text
 
 
-def run(systems, items) -> list[dict]:
-    rows = []
+def decode_all(systems, items) -> dict[str, dict]:
+    """Every system on every item: hypotheses and per-item compute seconds."""
+    out = {}
     for system in systems:
-        refs, hyps, compute, audio_s = [], [], 0.0, 0.0
-        for audio, text in items:
+        hyps, seconds = [], []
+        for audio, _ in items:
             start = time.perf_counter()
-            hyp = system(audio)
-            compute += time.perf_counter() - start
-            audio_s += audio.size / 16000
-            refs.append(text)
-            hyps.append(normalize_text(hyp))
-        rows.append(
-            {"system": system.name, "wer": wer(refs, hyps), "cer": cer(refs, hyps), "rtf": compute / audio_s, "n": len(refs)}
-        )
+            hyps.append(normalize_text(system(audio)))
+            seconds.append(time.perf_counter() - start)
+        out[system.name] = {"hyps": hyps, "seconds": seconds}
+    return out
+
+
+def score(decoded: dict[str, dict], items, keep: list[int]) -> list[dict]:
+    """WER/CER/RTF of each system over the items at positions `keep`."""
+    refs = [items[i][1] for i in keep]
+    audio_s = sum(items[i][0].size for i in keep) / 16000
+    rows = []
+    for name, d in decoded.items():
+        hyps = [d["hyps"][i] for i in keep]
+        rows.append({"system": name, "wer": wer(refs, hyps), "cer": cer(refs, hyps),
+                     "rtf": sum(d["seconds"][i] for i in keep) / audio_s, "n": len(refs)})
     return rows
 
 
@@ -100,27 +110,40 @@ def main(argv=None):
     parser.add_argument("manifests", nargs="+")
     parser.add_argument("--model", default="en")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--lm", default=None, help="word LM (ARPA) for beam search, instead of the one beside the model")
+    parser.add_argument("--by-corpus", action="store_true", help="also score each corpus of a manifest apart")
     parser.add_argument("--no-pocketsphinx", action="store_true")
     parser.add_argument("--out", default=str(RESULTS / "asr_compare"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    recognizer = Recognizer.load(args.model)
+    recognizer = Recognizer.load(args.model, lm=args.lm)
     systems = [Ours(recognizer, 1, False)]
     if recognizer.lm is not None:
         systems.append(Ours(recognizer, 8, True))
     if not args.no_pocketsphinx:
         systems.append(PocketSphinx())
 
-    results = {}
+    results, utterances = {}, {}
     for manifest in args.manifests:
         entries = read_manifest(manifest)[: args.limit]
         items = [(load_audio(e.audio), normalize_text(e.text)) for e in entries]
-        results[Path(manifest).stem] = run(systems, items)
+        decoded = decode_all(systems, items)
+        name = Path(manifest).stem
+        results[name] = score(decoded, items, list(range(len(items))))
+        corpora = sorted({e.corpus or "?" for e in entries})
+        if args.by_corpus and len(corpora) > 1:
+            for corpus in corpora:
+                keep = [i for i, e in enumerate(entries) if (e.corpus or "?") == corpus]
+                results[f"{name}/{corpus}"] = score(decoded, items, keep)
+        utterances[name] = [{"audio": e.audio, "corpus": e.corpus, "ref": text,
+                             **{sys_name: d["hyps"][i] for sys_name, d in decoded.items()}}
+                            for i, (e, (_, text)) in enumerate(zip(entries, items))]
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"model": args.model, "results": results}, indent=2) + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"model": args.model, "lm": args.lm, "results": results,
+                                                    "utterances": utterances}, indent=2) + "\n")
     lines = ["| test set | system | utts | WER % | CER % | RTF (1 thread) |", "|---|---|---:|---:|---:|---:|"]
     for name, rows in results.items():
         for r in rows:
