@@ -1,7 +1,7 @@
 """Accuracy and speed of our recognizer against PocketSphinx on the same audio, in one run.
 
     .venv/bin/pip install -e '.[bench]'      # pocketsphinx (ships an English model), matplotlib
-    .venv/bin/python bench/compare_asr.py MANIFEST [MANIFEST ...] [--model en] [--lm ARPA] [--limit N] [--by-corpus]
+    .venv/bin/python bench/compare_asr.py MANIFEST [MANIFEST ...] [--model en] [--lm ARPA] [--limit N | --sample N] [--by-corpus]
 
 For every manifest: WER and CER of our model with greedy decoding and with beam
 search + word LM, and of PocketSphinx's default en-us model, plus real-time
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -109,7 +110,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("manifests", nargs="+")
     parser.add_argument("--model", default="en")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="first N utterances of each manifest")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="N utterances of each manifest drawn at random (seed 0), in manifest order")
     parser.add_argument("--lm", default=None, help="word LM (ARPA) for beam search, instead of the one beside the model")
     parser.add_argument("--by-corpus", action="store_true", help="also score each corpus of a manifest apart")
     parser.add_argument("--no-pocketsphinx", action="store_true")
@@ -127,6 +130,9 @@ def main(argv=None):
     results, utterances = {}, {}
     for manifest in args.manifests:
         entries = read_manifest(manifest)[: args.limit]
+        if args.sample is not None and args.sample < len(entries):
+            keep = sorted(random.Random(0).sample(range(len(entries)), args.sample))
+            entries = [entries[i] for i in keep]
         items = [(load_audio(e.audio), normalize_text(e.text)) for e in entries]
         decoded = decode_all(systems, items)
         name = Path(manifest).stem
