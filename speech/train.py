@@ -131,6 +131,9 @@ class TrainConfig:
     # data
     train_manifests: list[str] = field(default_factory=list)  # JSONL manifests to train on
     train_weights: list[float] | None = None  # sampling weight per train manifest (2.0 = seen twice per epoch); None = all 1
+    # extra factor per `corpus` field of the manifest lines ({"speech_commands": 8}): weights parts of one
+    # manifest apart without splitting it into files; a corpus absent from every train manifest is an error
+    corpus_weights: dict[str, float] = field(default_factory=dict)
     dev_manifests: list[str] = field(default_factory=list)  # JSONL manifests for periodic WER/CER; best.pt = lowest mean
     max_utt_seconds: float = 20.0  # utterances longer than this are left out of training
     eval_max_utts: int | None = 400  # evaluate on at most this many utterances per dev manifest (None = all)
@@ -184,6 +187,8 @@ class TrainConfig:
         if self.train_weights is not None and len(self.train_weights) != len(self.train_manifests):
             raise ValueError(f"train_weights has {len(self.train_weights)} entries for "
                              f"{len(self.train_manifests)} train manifests")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in self.corpus_weights.values()):
+            raise ValueError(f"corpus_weights must be numbers >= 0: {self.corpus_weights}")
         if self.lr <= 0 or self.batch_seconds <= 0:
             raise ValueError(f"lr ({self.lr}) and batch_seconds ({self.batch_seconds}) must be positive")
         self.betas = tuple(self.betas)
@@ -441,9 +446,18 @@ def _load_train_data(config: TrainConfig, alphabet, stride: int, rank: int) -> t
             logger.info("train manifest %s: %d utterances, %.2f h, weight %.2f%s", path, len(kept), hours, w,
                         f" ({too_short} dropped: text longer than the output frames)" if too_short else "")
         entries.extend(kept)
-        weights.extend([float(w)] * len(kept))
+        weights.extend([float(w) * config.corpus_weights.get(e.corpus or "", 1.0) for e in kept])
     if not entries:
         raise ValueError(f"no training utterances in {config.train_manifests}")
+    corpora = {e.corpus or "" for e in entries}
+    unknown = sorted(set(config.corpus_weights) - corpora)
+    if unknown:
+        raise ValueError(f"corpus_weights names {unknown}, not a corpus of the train manifests "
+                         f"(they hold: {sorted(c for c in corpora if c)})")
+    if config.corpus_weights and rank == 0:
+        for c in sorted(config.corpus_weights):
+            hours = sum(e.duration * w for e, w in zip(entries, weights) if (e.corpus or "") == c) / 3600
+            logger.info("corpus %s: weight x%.2f, %.2f weighted hours per epoch", c, config.corpus_weights[c], hours)
     return entries, weights
 
 
@@ -774,11 +788,27 @@ def _parse_weighted(items: Sequence[str]) -> tuple[list[str], list[float]]:
     return paths, weights
 
 
+def _parse_corpus_weights(text: str) -> dict[str, float]:
+    """"a=8,b=0.5" -> {"a": 8.0, "b": 0.5}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--corpus-weights wants CORPUS=NUMBER pairs separated by commas, got {part!r}") from None
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="train-speech", description="Train the CTC acoustic model.")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration")
     p.add_argument("--train", nargs="+", default=[], metavar="MANIFEST[:WEIGHT]",
                    help="training manifests, each with an optional sampling weight (real.jsonl:3)")
+    p.add_argument("--corpus-weights", default=None, metavar="CORPUS=W,...",
+                   help="extra weight per corpus field of the manifest lines (speech_commands=8,kathleen=1.2)")
     p.add_argument("--dev", nargs="*", default=[], metavar="MANIFEST", help="dev manifests for WER/CER")
     p.add_argument("--out", default=None, help="output directory (default runs/speech)")
     p.add_argument("--max-steps", type=int, default=None)
@@ -818,6 +848,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         paths, weights = _parse_weighted(args.train)
         over["train_manifests"] = paths
         over["train_weights"] = weights
+    if args.corpus_weights:
+        over["corpus_weights"] = _parse_corpus_weights(args.corpus_weights)
     if args.dev:
         over["dev_manifests"] = args.dev
     simple = {"out": "out_dir", "max_steps": "max_steps", "max_hours": "max_hours", "schedule_steps": "schedule_steps",
@@ -856,7 +888,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m speech.train --preset default --train real.jsonl:3 synth.jsonl --dev dev.jsonl``."""
     args = build_parser().parse_args(argv)
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        build_parser().error(str(exc))
     if not config.train_manifests:
         build_parser().error("--train needs at least one manifest")
     rank = int(os.environ.get("RANK", "0"))
@@ -866,7 +901,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers.append(logging.FileHandler(args.log_file or Path(config.out_dir) / "train.log"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING, handlers=handlers,
                         format=f"%(asctime)s [rank {rank}] %(levelname)s %(name)s: %(message)s")
-    best = train(config)
+    try:
+        best = train(config)
+    except (ValueError, FileNotFoundError) as exc:  # bad manifests or settings: one line, not a traceback
+        print(f"train-speech: error: {exc}", file=sys.stderr)
+        return 2
     if rank == 0:
         print(best)
     return 0

@@ -178,3 +178,35 @@ def test_ddp_two_cpu_processes_with_torchrun(tmp_path):
     assert _state(out / "latest.pt")["step"] == 6
     log = (out / "train.log").read_text()
     assert "ranks agree on the weights: True" in log and "[rank 1]" not in log
+
+
+def test_corpus_weights_scale_parts_of_one_manifest(tmp_path):
+    from speech.train import _load_train_data
+    from speech.vocab import Alphabet
+
+    manifest = make_corpus(tmp_path, ["bad cab", "face", "dab"])
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for line, corpus in zip(lines, ["words", "words", "sentences"]):
+        line["corpus"] = corpus
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    cfg = tiny(tmp_path, manifest, train_weights=[2.0], corpus_weights={"words": 3.0})
+    entries, weights = _load_train_data(cfg, Alphabet(), stride=1, rank=0)
+    assert [(e.corpus, w) for e, w in zip(entries, weights)] == [("words", 6.0), ("words", 6.0), ("sentences", 2.0)]
+    with pytest.raises(ValueError, match=r"not a corpus of the train manifests.*'sentences', 'words'"):
+        _load_train_data(tiny(tmp_path, manifest, corpus_weights={"speech_commands": 8}), Alphabet(), 1, 0)
+    with pytest.raises(ValueError, match="corpus_weights"):
+        tiny(tmp_path, manifest, corpus_weights={"words": -1})
+
+
+def test_corpus_weights_on_the_command_line(tmp_path, capsys):
+    from speech.train import main
+
+    args = build_parser().parse_args(["--train", "a.jsonl", "--corpus-weights", "speech_commands=8, kathleen=1.2"])
+    assert config_from_args(args).corpus_weights == {"speech_commands": 8.0, "kathleen": 1.2}
+    with pytest.raises(SystemExit):
+        main(["--train", "a.jsonl", "--corpus-weights", "speech_commands"])
+    assert "CORPUS=NUMBER" in capsys.readouterr().err
+    manifest = make_corpus(tmp_path, ["bad cab"])
+    assert main(["--preset", "tiny", "--train", str(manifest), "--out", str(tmp_path / "run"),
+                 "--corpus-weights", "nope=2", "--no-progress"]) == 2
+    assert "not a corpus of the train manifests" in capsys.readouterr().err
