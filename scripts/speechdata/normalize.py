@@ -5,11 +5,18 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 from speech.vocab import normalize_text
 
-__all__ = ["get_normalizer", "normalizer_name", "is_clean"]
+__all__ = ["get_normalizer", "normalizer_name", "is_clean", "non_words"]
+# Debian wamerican and wbritish word lists (British spellings: favourite, humour)
+DICTIONARIES = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
+DICTIONARY_PACKAGES = ["wamerican", "wbritish"]
+# informal words that voice actors read as written
+INFORMAL = frozenset("ya yeah yep nope gonna wanna gotta okay ok hey huh uh um hmm oh ah er".split())
 
 CLEAN_RE = re.compile(r"^[a-z']+( [a-z']+)*$")
 
@@ -26,3 +33,42 @@ def get_normalizer() -> Callable[[str], str]:
 
 def normalizer_name() -> str:
     return "speech.vocab.normalize_text"
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    words: set[str] = set()
+    for path in DICTIONARIES:
+        if path.exists():
+            words.update(w.strip().lower() for w in path.read_text(encoding="utf-8", errors="replace").splitlines())
+    return frozenset(words)
+
+
+def names_in(raw_texts) -> frozenset[str]:
+    """Words written capitalised inside a line (not first) somewhere in a source: its names ("Sparky")."""
+    names = set()
+    for text in raw_texts:
+        for k, tok in enumerate(re.findall(r"[A-Za-z]+(?:'[A-Za-z]+)*", text)):
+            if k > 0 and tok[0].isupper() and not tok.isupper():
+                names.add(tok.lower())
+    return frozenset(names)
+
+
+def non_words(raw_text: str, names: frozenset[str] = frozenset()) -> list[str]:
+    """Words of an original (not yet normalised) line that are not English: not in the system word lists,
+    not informal (INFORMAL), not a name (capitalised inside the line, or in `names`, see names_in).
+    Catches grunts and invented languages ("Uh, oop ungha ugga!", "ungawa changa") that have no agreed
+    spelling. Empty when no word list is installed (the check is then skipped)."""
+    words = _dictionary()
+    if not words:
+        return []
+    out = []
+    for k, tok in enumerate(re.findall(r"[A-Za-z]+(?:'[A-Za-z]+)*", raw_text)):
+        low = tok.lower()
+        base = low[:-2] if low.endswith("'s") else low
+        if low in words or base in words or low in INFORMAL or low in names or base in names:
+            continue
+        if tok[0].isupper() and not tok.isupper() and k > 0:  # a capitalised word inside a line: a name
+            continue
+        out.append(tok)
+    return out
