@@ -11,7 +11,7 @@
 #
 # On the lent machine (no network; python3 there has torch but not soundfile or librosa):
 #   here:  echo /.gpu/ >> .git/info/exclude; echo /.whl/ >> .git/info/exclude
-#          python scripts/pack_speech_data.py --train data/speech/real_train.jsonl data/speech/fotaq.jsonl:1.5 \
+#          python scripts/pack_speech_data.py --train data/speech/real_train.jsonl data/speech/fotaq.jsonl:1.5 data/speech/bass.jsonl:1.5 \
 #              data/speech/asterisk.jsonl:2 --fraction real_train:picovoice_wakeword=0.3 \
 #              --dev data/speech/real_dev.jsonl --out .gpu/speechpack --budget-mb 36
 #          python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -54,7 +54,7 @@ else
   else
     TRAIN+=("../shared/data/speech/train.jsonl:1")
   fi
-  for m in data/speech/asterisk.jsonl:2 data/speech/fotaq.jsonl:1.5 data/speech/synth_train.jsonl:1 \
+  for m in data/speech/asterisk.jsonl:2 data/speech/fotaq.jsonl:1.5 data/speech/bass.jsonl:1.5 data/speech/synth_train.jsonl:1 \
            data/speech_debian_extra/synth_train.jsonl:1 data/speech_neural/synth_train.jsonl:1; do
     [ -f "${m%:*}" ] && TRAIN+=("$m")
   done

@@ -27,7 +27,7 @@ from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
 STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula",
-          "ktuberling", "klettres", "tuxpaint", "warzone")
+          "ktuberling", "klettres", "tuxpaint", "warzone", "bass")
 ENGINES = ("espeak-ng", "flite", "festival")
 DEFAULT_ENGINES = ENGINES
 ENGINES += ("rhvoice", "pico", "mbrola")   # opt-in: Debian contrib/non-free voices (speechdata.tts_debian_extra)
@@ -56,7 +56,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ready-hours", type=float, default=1.0,
                    help="write <out>/READY once real manifests exist and this many synthetic training hours do")
     p.add_argument("--fotaq-verify-sample", type=int, default=400,
-                   help="fotaq stage: clips decoded with PocketSphinx to check the text/file mapping (0: all)")
+                   help="fotaq stage: clips of each kind (dialogue, cutaway, object) decoded with PocketSphinx "
+                        "to check the text/file mapping (0: all)")
+    p.add_argument("--bass-verify-sample", type=int, default=400,
+                   help="bass stage: clips decoded with PocketSphinx to check the text/file mapping (0: all)")
     p.add_argument("--no-install", action="store_true", help="never call apt-get / pip download")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
@@ -94,7 +97,7 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
         return False
     lines = [str(p) for p in real] + [str(out / "synth_train.jsonl"), str(out / "synth_test.jsonl")]
     for extra in ("asterisk.jsonl", "fotaq.jsonl", "drascula.jsonl",
-                  "ktuberling.jsonl", "klettres.jsonl", "tuxpaint.jsonl", "warzone.jsonl"):
+                  "ktuberling.jsonl", "klettres.jsonl", "tuxpaint.jsonl", "warzone.jsonl", "bass.jsonl"):
         if (out / extra).exists():
             lines.append(str(out / extra))
     body = "\n".join(lines) + "\n"
@@ -131,6 +134,10 @@ def main(argv=None) -> int:
         info["fotaq"] = build_fotaq(args.out, args.out / "downloads")
         info["fotaq_verify"] = verify_fotaq(args.out, args.out.parent / "tools",
                                             sample=args.fotaq_verify_sample or None)
+    if "bass" in args.stage_list:
+        from speechdata.bass import build_bass
+        info["bass"] = build_bass(args.out, args.out / "downloads", args.out.parent / "tools",
+                                  verify_sample=args.bass_verify_sample or None)
     if "drascula" in args.stage_list:
         from speechdata.drascula import build_drascula
         info["drascula"] = build_drascula(args.out, args.out / "downloads", args.out.parent / "tools")
