@@ -49,7 +49,6 @@ import logging
 import random
 import re
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +57,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
-from .util import read_jsonl, write_jsonl_atomic
+from .util import fetch_deb, read_jsonl, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
 __all__ = ["build_bass", "verify_bass", "SkyDisk", "rnc1_unpack", "section_texts", "speech_file_number"]
@@ -311,19 +310,8 @@ def decode_speech(data: bytes) -> np.ndarray:
 
 
 def fetch_package(downloads: Path) -> Path:
-    """apt-get download + dpkg -x the game package (no install, no scummvm needed); returns the data folder."""
-    root = downloads / PACKAGE
-    data = root / DATA_DIR
-    if (data / "sky.dsk").exists():
-        return data
-    downloads.mkdir(parents=True, exist_ok=True)
-    debs = sorted(downloads.glob(f"{PACKAGE}_*.deb"))
-    if not debs:
-        log.info("apt-get download %s", PACKAGE)
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=downloads, check=True)
-        debs = sorted(downloads.glob(f"{PACKAGE}_*.deb"))
-    subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
-    return data
+    """The game package unpacked (no install, no scummvm needed); returns the data folder."""
+    return fetch_deb(PACKAGE, downloads, marker=f"{DATA_DIR}/sky.dsk") / DATA_DIR
 
 
 TITLES = ((re.compile(r"\bMrs\b\.?"), "Missus"), (re.compile(r"\bMr\b\.?"), "Mister"),

@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 import re
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
-from .util import read_jsonl, write_jsonl_atomic
+from .util import fetch_deb, read_jsonl, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
 __all__ = ["build_drascula", "read_drascula_dat", "speech_items", "decode_als"]
@@ -160,19 +159,8 @@ def decode_als(data: bytes, name: str = "") -> np.ndarray:
 
 
 def fetch_package(downloads: Path) -> Path:
-    """apt-get download + dpkg -x the game package (no install, no scummvm needed); returns the en/ folder."""
-    root = downloads / PACKAGE
-    data = root / DATA_DIR
-    if (data / "drascula.dat").exists():
-        return data
-    downloads.mkdir(parents=True, exist_ok=True)
-    debs = sorted(downloads.glob(f"{PACKAGE}_*.deb"))
-    if not debs:
-        log.info("apt-get download %s", PACKAGE)
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=downloads, check=True)
-        debs = sorted(downloads.glob(f"{PACKAGE}_*.deb"))
-    subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
-    return data
+    """The game package unpacked (no install, no scummvm needed); returns the en/ folder."""
+    return fetch_deb(PACKAGE, downloads, marker=f"{DATA_DIR}/drascula.dat") / DATA_DIR
 
 
 def _text_problem(raw: str, norm: str) -> str | None:

@@ -39,7 +39,6 @@ import io
 import logging
 import re
 import struct
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +48,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import DICTIONARIES, DICTIONARY_PACKAGES, get_normalizer, is_clean, names_in, non_words
-from .util import apt_install, read_jsonl, write_jsonl_atomic
+from .util import apt_install, fetch_deb, read_jsonl, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
 __all__ = ["build_fotaq", "verify_fotaq", "QueenResources", "read_jas", "dialogue_segments", "cutaway_segments",
@@ -310,19 +309,8 @@ def cutaway_segments(res: QueenResources, jas: QueenJas) -> list[dict]:
 
 
 def fetch_package(downloads: Path) -> Path:
-    """apt-get download + dpkg -x the game package (no install, no scummvm needed); returns queen.1c."""
-    root = downloads / PACKAGE
-    res = root / RESOURCE
-    if res.exists():
-        return res
-    downloads.mkdir(parents=True, exist_ok=True)
-    debs = sorted(downloads.glob(f"{PACKAGE}_*.deb"))
-    if not debs:
-        log.info("apt-get download %s", PACKAGE)
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=downloads, check=True)
-        debs = sorted(downloads.glob(f"{PACKAGE}_*.deb"))
-    subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
-    return res
+    """The game package unpacked (no install, no scummvm needed); returns queen.1c."""
+    return fetch_deb(PACKAGE, downloads, marker=RESOURCE) / RESOURCE
 
 
 @dataclass

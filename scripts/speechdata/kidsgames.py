@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -64,7 +63,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
-from .util import write_jsonl_atomic
+from .util import fetch_deb, write_jsonl_atomic
 from .verify import LabelChecker
 
 __all__ = ["build_ktuberling", "build_klettres", "build_tuxpaint", "build_warzone", "fetch_deb"]
@@ -79,23 +78,6 @@ KLETTRES_SPEAKERS = {"en": "klettres_en_us", "en_GB": "klettres_en_gb"}
 # KLettres "syllables" that are not English words: no agreed spelling for what is said
 KLETTRES_NOT_WORDS = {"aw", "ch", "th"}
 TUXPAINT_FIX = {"mountaingoat": "mountain goat"}
-
-
-def fetch_deb(package: str, downloads: Path) -> Path:
-    """apt-get download + dpkg -x `package` into downloads/<package>/ (no install); returns that folder."""
-    root = downloads / package
-    done = root / ".unpacked"
-    if done.exists():
-        return root
-    downloads.mkdir(parents=True, exist_ok=True)
-    debs = sorted(downloads.glob(f"{package}_*.deb"))
-    if not debs:
-        log.info("apt-get download %s", package)
-        subprocess.run(["apt-get", "download", package], cwd=downloads, check=True)
-        debs = sorted(downloads.glob(f"{package}_*.deb"))
-    subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
-    done.write_text(debs[-1].name + "\n")
-    return root
 
 
 def _convert(src: Path, dst: Path) -> np.ndarray:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["write_jsonl_atomic", "write_text_atomic", "read_jsonl", "ensure_tools", "apt_install"]
+__all__ = ["write_jsonl_atomic", "write_text_atomic", "read_jsonl", "ensure_tools", "apt_install", "fetch_deb"]
 
 log = logging.getLogger(__name__)
 _apt_updated = False
@@ -79,3 +79,20 @@ def ensure_tools(tools: dict[str, str], required: bool = True) -> list[str]:
                 raise RuntimeError(msg) from exc
             log.warning(msg)
     return [t for t in tools if shutil.which(t) is not None]
+
+
+def fetch_deb(package: str, downloads: Path, marker: str | None = None) -> Path:
+    """apt-get download + dpkg -x `package` into downloads/<package>/ (no install, no root needed for the
+    unpack); returns that folder. Done once: a `.unpacked` file (or the package path `marker`) says so."""
+    root = downloads / package
+    if (root / ".unpacked").exists() or (marker and (root / marker).exists()):
+        return root
+    downloads.mkdir(parents=True, exist_ok=True)
+    debs = sorted(downloads.glob(f"{package}_*.deb"))
+    if not debs:
+        log.info("apt-get download %s", package)
+        subprocess.run(["apt-get", "download", package], cwd=downloads, check=True)
+        debs = sorted(downloads.glob(f"{package}_*.deb"))
+    subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
+    (root / ".unpacked").write_text(debs[-1].name + "\n")
+    return root
