@@ -53,11 +53,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
-from .util import fetch_deb, read_jsonl, write_jsonl_atomic
+from .util import fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
 __all__ = ["build_bass", "verify_bass", "SkyDisk", "rnc1_unpack", "section_texts", "speech_file_number"]
@@ -402,14 +401,7 @@ def build_bass(out: Path, downloads: Path, tools: Path, verify_sample: int | Non
                 log.warning("speech file %d: %s", it["file_num"], exc)
                 dropped["unpack error"] = dropped.get("unpack error", 0) + 1
                 continue
-            y = resample_poly(x, 640, 441).astype(np.float32)   # 11025 -> 16000 Hz
-            peak = float(np.max(np.abs(y))) if len(y) else 0.0
-            if peak > 0.999:
-                y = y * (0.999 / peak)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.flac")
-            sf.write(tmp, y, 16000, subtype="PCM_16", format="FLAC")
-            tmp.replace(path)
+            write_flac_16k(path, x, SAMPLE_RATE)
         dur = sf.info(str(path)).duration
         why = _duration_problem(norm, dur)
         if why:

@@ -40,11 +40,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
-from .util import fetch_deb, read_jsonl, write_jsonl_atomic
+from .util import fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
 __all__ = ["build_drascula", "read_drascula_dat", "speech_items", "decode_als"]
@@ -199,15 +198,7 @@ def _extract(out: Path, data_dir: Path) -> tuple[list[dict], dict]:
             continue
         path = out / "drascula" / it["speaker"] / f"{it['name']}.flac"
         if not path.exists():
-            x = decode_als(it["file"].read_bytes(), it["name"])
-            y = resample_poly(x, 640, 441).astype(np.float32)   # 11025 -> 16000 Hz
-            peak = float(np.max(np.abs(y))) if len(y) else 0.0
-            if peak > 0.999:
-                y = y * (0.999 / peak)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.flac")
-            sf.write(tmp, y, 16000, subtype="PCM_16", format="FLAC")
-            tmp.replace(path)
+            write_flac_16k(path, decode_als(it["file"].read_bytes(), it["name"]), SAMPLE_RATE)
         dur = sf.info(str(path)).duration
         why = _duration_problem(norm, dur)
         if why:

@@ -42,13 +42,11 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import DICTIONARIES, DICTIONARY_PACKAGES, get_normalizer, is_clean, names_in, non_words
-from .util import apt_install, fetch_deb, read_jsonl, write_jsonl_atomic
+from .util import apt_install, fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
 __all__ = ["build_fotaq", "verify_fotaq", "QueenResources", "read_jas", "dialogue_segments", "cutaway_segments",
@@ -361,16 +359,9 @@ def build_fotaq(out: Path, downloads: Path) -> dict:
             continue
         if not path.exists():
             x, sr = sf.read(io.BytesIO(res.read(it["name"] + ".SB")), dtype="float32", always_2d=True)
-            x = x.mean(axis=1)
-            y = resample_poly(x, 640, 441).astype(np.float32) if sr == 11025 else x
             if sr not in (11025, 16000):
                 raise ValueError(f"unexpected sample rate {sr} in {it['name']}.SB")
-            peak = float(np.max(np.abs(y))) if len(y) else 0.0
-            if peak > 0.999:
-                y = y * (0.999 / peak)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path.with_suffix(".tmp.flac"), y, 16000, subtype="PCM_16", format="FLAC")
-            path.with_suffix(".tmp.flac").replace(path)
+            write_flac_16k(path, x.mean(axis=1), sr)
         dur = sf.info(str(path)).duration
         chk = _check(text, dur)
         if not chk.ok:

@@ -59,11 +59,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from .normalize import get_normalizer, is_clean
-from .util import fetch_deb, write_jsonl_atomic
+from .util import fetch_deb, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker
 
 __all__ = ["build_ktuberling", "build_klettres", "build_tuxpaint", "build_warzone", "fetch_deb"]
@@ -85,18 +84,7 @@ def _convert(src: Path, dst: Path) -> np.ndarray:
     if dst.exists():
         return sf.read(str(dst), dtype="float32")[0]
     x, sr = sf.read(str(src), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    if sr != 16000:
-        g = int(np.gcd(16000, sr))
-        x = resample_poly(x, 16000 // g, sr // g).astype(np.float32)
-    peak = float(np.max(np.abs(x))) if len(x) else 0.0
-    if peak > 0.999:
-        x = x * (0.999 / peak)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(".tmp.flac")
-    sf.write(tmp, x, 16000, subtype="PCM_16", format="FLAC")
-    tmp.replace(dst)
-    return x
+    return write_flac_16k(dst, x.mean(axis=1), sr)
 
 
 def _active_seconds(x: np.ndarray, sr: int = 16000, floor_db: float = 25.0) -> float:

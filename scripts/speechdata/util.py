@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["write_jsonl_atomic", "write_text_atomic", "read_jsonl", "ensure_tools", "apt_install", "fetch_deb"]
+__all__ = ["write_jsonl_atomic", "write_text_atomic", "read_jsonl", "ensure_tools", "apt_install", "fetch_deb", "write_flac_16k"]
 
 log = logging.getLogger(__name__)
 _apt_updated = False
@@ -96,3 +96,24 @@ def fetch_deb(package: str, downloads: Path, marker: str | None = None) -> Path:
     subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
     (root / ".unpacked").write_text(debs[-1].name + "\n")
     return root
+
+
+def write_flac_16k(path: Path, x, sr: int):
+    """Mono float audio at any rate -> 16 kHz PCM_16 FLAC at `path` (atomically: temporary file + rename),
+    peaks above 0.999 scaled down rather than clipped. Returns the 16 kHz samples."""
+    import numpy as np
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    x = np.asarray(x, dtype=np.float32)
+    if sr != 16000:
+        g = int(np.gcd(16000, sr))
+        x = resample_poly(x, 16000 // g, sr // g).astype(np.float32)
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak > 0.999:
+        x = x * (0.999 / peak)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.flac")
+    sf.write(tmp, x, 16000, subtype="PCM_16", format="FLAC")
+    tmp.replace(path)
+    return x
