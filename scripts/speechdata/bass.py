@@ -55,7 +55,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from .normalize import get_normalizer, is_clean
+from .normalize import duration_problem, get_normalizer, text_problem
 from .util import fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
@@ -326,32 +326,18 @@ def _expand_titles(raw: str) -> str:
 
 
 def _text_problem(raw: str, norm: str) -> str | None:
-    if re.search(r"\d", raw):
-        return "number"
     if ACRONYM_RE.search(raw):
         return "acronym or abbreviation (ID, HQ, TV, St, IFPs)"
     if not re.search(r"[A-Za-z]", raw):
         return "no letters"
-    if not norm or not is_clean(norm):
-        return "not clean after normalising"
+    why = text_problem(raw, norm, BABBLE)
+    if why:
+        return why
     words = norm.split()
-    if any(re.search(r"([a-z])\1\1", w) for w in words):
-        return "elongated word"
-    if any(w in BABBLE for w in words):
-        return "laughter or babble"
     if any(len(w) > 1 and not re.search(r"[aeiouy]", w) for w in words):
         return "non-verbal (word without a vowel: mmf, mgh)"
     if all(w in INTERJECTIONS for w in words):
         return "only interjections"
-    return None
-
-
-def _duration_problem(text: str, dur: float) -> str | None:
-    letters = sum(c.isalpha() for c in text)
-    if dur > 0.8 + letters / 3.0:
-        return "too long for its text"
-    if dur < letters / 25.0:
-        return "too short for its text"
     return None
 
 
@@ -403,7 +389,7 @@ def build_bass(out: Path, downloads: Path, tools: Path, verify_sample: int | Non
                 continue
             write_flac_16k(path, x, SAMPLE_RATE)
         dur = sf.info(str(path)).duration
-        why = _duration_problem(norm, dur)
+        why = duration_problem(norm, dur)
         if why:
             dropped[why] = dropped.get(why, 0) + 1
             continue

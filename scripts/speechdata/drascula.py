@@ -42,7 +42,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from .normalize import get_normalizer, is_clean
+from .normalize import duration_problem, get_normalizer, text_problem
 from .util import fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
@@ -163,25 +163,7 @@ def fetch_package(downloads: Path) -> Path:
 
 
 def _text_problem(raw: str, norm: str) -> str | None:
-    if re.search(r"\d", raw):
-        return "number"
-    if not norm or not is_clean(norm):
-        return "not clean after normalising"
-    words = norm.split()
-    if any(re.search(r"([a-z])\1\1", w) for w in words):
-        return "elongated word"
-    if any(w in BABBLE for w in words):
-        return "laughter or babble"
-    return None
-
-
-def _duration_problem(text: str, dur: float) -> str | None:
-    letters = sum(c.isalpha() for c in text)
-    if dur > 0.8 + letters / 3.0:
-        return "too long for its text"
-    if dur < letters / 25.0:
-        return "too short for its text"
-    return None
+    return text_problem(raw, norm, BABBLE)
 
 
 def _extract(out: Path, data_dir: Path) -> tuple[list[dict], dict]:
@@ -200,7 +182,7 @@ def _extract(out: Path, data_dir: Path) -> tuple[list[dict], dict]:
         if not path.exists():
             write_flac_16k(path, decode_als(it["file"].read_bytes(), it["name"]), SAMPLE_RATE)
         dur = sf.info(str(path)).duration
-        why = _duration_problem(norm, dur)
+        why = duration_problem(norm, dur)
         if why:
             dropped[why] = dropped.get(why, 0) + 1
             continue

@@ -45,7 +45,8 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
-from .normalize import DICTIONARIES, DICTIONARY_PACKAGES, get_normalizer, is_clean, names_in, non_words
+from .normalize import (DICTIONARIES, DICTIONARY_PACKAGES, duration_problem, get_normalizer, is_clean, names_in,
+                        non_words)
 from .util import apt_install, fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker, group_rule
 
@@ -318,14 +319,8 @@ class _Clip:
 
 
 def _check(text: str, dur: float) -> _Clip:
-    letters = sum(c.isalpha() for c in text)
-    if not letters:
-        return _Clip(False, "no letters")
-    if dur > 0.8 + letters / 3.0:
-        return _Clip(False, "too long for its text")
-    if dur < letters / 25.0:
-        return _Clip(False, "too short for its text")
-    return _Clip(True, "ok")
+    why = duration_problem(text, dur)
+    return _Clip(why is None, why or "ok")
 
 
 def build_fotaq(out: Path, downloads: Path) -> dict:

@@ -11,7 +11,8 @@ from typing import Callable
 
 from speech.vocab import normalize_text
 
-__all__ = ["get_normalizer", "normalizer_name", "is_clean", "non_words"]
+__all__ = ["get_normalizer", "normalizer_name", "is_clean", "non_words", "names_in", "text_problem",
+           "duration_problem"]
 # Debian wamerican and wbritish word lists (British spellings: favourite, humour)
 DICTIONARIES = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
 DICTIONARY_PACKAGES = ["wamerican", "wbritish"]
@@ -72,3 +73,30 @@ def non_words(raw_text: str, names: frozenset[str] = frozenset()) -> list[str]:
             continue
         out.append(tok)
     return out
+
+
+def text_problem(raw: str, norm: str, babble: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """Why a found line cannot be a transcript (None when it can): digits (read several ways), text outside
+    the alphabet after normalising, drawn-out words ("noooo"), laughter or babble words."""
+    if re.search(r"\d", raw):
+        return "number"
+    if not norm or not is_clean(norm):
+        return "not clean after normalising"
+    words = norm.split()
+    if any(re.search(r"([a-z])\1\1", w) for w in words):
+        return "elongated word"
+    if any(w in babble for w in words):
+        return "laughter or babble"
+    return None
+
+
+def duration_problem(text: str, seconds: float) -> str | None:
+    """A rough check that a clip holds its text and nothing else: letters/25 <= seconds <= 0.8 + letters/3."""
+    letters = sum(c.isalpha() for c in text)
+    if not letters:
+        return "no letters"
+    if seconds > 0.8 + letters / 3.0:
+        return "too long for its text"
+    if seconds < letters / 25.0:
+        return "too short for its text"
+    return None
