@@ -68,28 +68,40 @@ def cmd_transcribe(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from speech.data import read_manifest
     from speech.train import evaluate
 
     recognizer = _load_recognizer(args)
     manifest = Path(args.manifest)
     if not manifest.is_file():
         raise CommandError(f"no such manifest: {manifest}")
-    rows = []
+    try:
+        entries = read_manifest(manifest)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CommandError(str(exc)) from None
+    if not entries:
+        raise CommandError(f"no utterances in {manifest}")
+    sets = [("all", entries)]
+    corpora = sorted({e.corpus or "?" for e in entries})
+    if args.by_corpus and len(corpora) > 1:
+        sets += [(c, [e for e in entries if (e.corpus or "?") == c]) for c in corpora]
     configs = [("greedy", 1, None)]
     if recognizer.lm is not None or args.beam:
         configs.append(("beam+lm" if recognizer.lm is not None else "beam", args.beam or 8, recognizer.lm))
-    for name, beam, lm in configs:
-        recognizer.beam_size, recognizer.lm = beam, lm
-        result = evaluate(recognizer, manifest, max_utts=args.limit, progress=not args.json)
-        rows.append({"decoder": name, **result})
+    rows = []
+    for set_name, subset in sets:
+        for name, beam, lm in configs:
+            recognizer.beam_size, recognizer.lm = beam, lm
+            result = evaluate(recognizer, subset, max_utts=args.limit, progress=not args.json)
+            rows.append({"set": set_name, "decoder": name, **result})
     if args.json:
         print(json.dumps({"manifest": str(manifest), "results": rows}))
     else:
         print(f"{manifest}")
-        print(f"{'decoder':<10} {'utts':>6} {'WER %':>7} {'CER %':>7} {'RTF':>7}")
+        print(f"{'set':<16} {'decoder':<10} {'utts':>6} {'WER %':>7} {'CER %':>7} {'RTF':>7}")
         for r in rows:
             print(
-                f"{r['decoder']:<10} {r['n_utts']:>6} {100 * r['wer']:>7.2f} {100 * r['cer']:>7.2f} "
+                f"{r['set']:<16} {r['decoder']:<10} {r['n_utts']:>6} {100 * r['wer']:>7.2f} {100 * r['cer']:>7.2f} "
                 f"{r.get('rtf', float('nan')):>7.4f}"
             )
     return 0
@@ -183,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="WER and CER of a model on a JSON Lines manifest")
     p.add_argument("manifest")
-    p.add_argument("--limit", type=int, default=None, help="only the first N utterances")
+    p.add_argument("--limit", type=int, default=None,
+                   help="a fixed random subset of N utterances (per corpus with --by-corpus)")
+    p.add_argument("--by-corpus", action="store_true", help="also score each corpus of the manifest apart")
     p.add_argument("--json", action="store_true")
     speech_options(p)
     p.set_defaults(func=cmd_evaluate)

@@ -88,3 +88,36 @@ def test_forwarded_commands_have_their_own_help():
         result = run(command, "--help")
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("usage:"), result.stdout[:200]
+
+
+def test_evaluate_scores_a_manifest_and_each_corpus(model_and_audio, tmp_path):
+    from speech.train import cer, wer
+
+    rec, model, files = model_and_audio
+    texts = ["turn on the light", "stop"]
+    manifest = tmp_path / "eval.jsonl"
+    manifest.write_text("".join(
+        json.dumps({"audio": str(f), "text": t, "duration": 1.0, "corpus": c}) + "\n"
+        for f, t, c in zip(files, texts, ["sentences", "words"])))
+    hyps = [" ".join(rec.transcribe(soundfile.read(f, dtype="float32")[0]).text.split()) for f in files]
+
+    result = run("evaluate", str(manifest), "--model", str(model), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["results"]
+    assert [(r["set"], r["decoder"], r["n_utts"]) for r in rows] == [("all", "greedy", 2)]  # no LM: greedy only
+    assert rows[0]["wer"] == pytest.approx(wer(texts, hyps)) and rows[0]["cer"] == pytest.approx(cer(texts, hyps))
+
+    result = run("evaluate", str(manifest), "--model", str(model), "--by-corpus", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["results"]
+    greedy = {r["set"]: r for r in rows if r["decoder"] == "greedy"}
+    assert set(greedy) == {"all", "sentences", "words"}
+    assert greedy["words"]["n_utts"] == 1
+    assert greedy["words"]["wer"] == pytest.approx(wer(texts[1:], hyps[1:]))
+
+    table = run("evaluate", str(manifest), "--model", str(model), "--by-corpus")
+    assert table.returncode == 0 and "sentences" in table.stdout and "WER %" in table.stdout
+
+    manifest.write_text("not json\n")
+    broken = run("evaluate", str(manifest), "--model", str(model))
+    assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1, broken.stderr
