@@ -24,8 +24,15 @@ class CommandError(Exception):
 
 # --------------------------------------------------------------------- speech
 def _load_recognizer(args):
+    import torch
+
     from speech import Recognizer
 
+    if args.threads < 1:
+        raise CommandError(f"--threads must be >= 1, got {args.threads}")
+    # One thread is what the streaming LSTM is built and benchmarked for; torch's default (every core)
+    # made `evaluate` 100x slower on a 2-core machine busy with training (threads waiting on each other).
+    torch.set_num_threads(args.threads)
     options = {}
     if args.beam is not None:
         options["beam_size"] = args.beam
@@ -184,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", default="en", help="shipped model name or checkpoint path (default: en)")
         p.add_argument("--beam", type=int, default=None, help="beam size; 1 = greedy (default: the model's)")
         p.add_argument("--lm", default=None, help="word n-gram LM in ARPA format (default: the model's)")
+        p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
 
     p = sub.add_parser("transcribe", help="print the text of audio files (wav, flac, mp3, ogg)")
     p.add_argument("files", nargs="+", metavar="FILE")
