@@ -37,3 +37,42 @@ def test_group_rule_drops_groups_that_fit_no_better_than_chance():
     group_of = {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B", "b3": "B", "c1": "C", "c2": "C"}
     assert group_rule(decisions, group_of) == {"B"}
     assert group_rule(decisions, group_of, min_decoded=2) == {"B", "C"}
+
+
+class _FakeChecker:
+    """Stands in for LabelChecker: the 'decode' of a clip is its file name; counts real decodes."""
+
+    def __init__(self):
+        self.decoded = []
+
+    def check(self, audio, text, hyp=None):
+        if hyp is None:
+            self.decoded.append(audio)
+            hyp = audio
+        return {"audio": audio, "hyp": hyp, "ok": hyp == text}
+
+
+def test_check_log_rejudges_stored_decodes_and_flushes_as_it_goes(tmp_path):
+    import json
+
+    from speechdata.verify import CheckLog
+
+    rows = [{"audio": f"c{i}", "text": f"c{i}" if i % 2 == 0 else "other"} for i in range(5)]
+    log_path = tmp_path / "verify.jsonl"
+    log_path.write_text(json.dumps({"audio": "c0", "hyp": "c0", "ok": False}) + "\n"
+                        + json.dumps({"audio": "gone", "hyp": "x", "ok": True}) + "\n")  # not a row any more
+    checker = _FakeChecker()
+    checks = CheckLog(checker, rows, log_path, tag=lambda d, r: {**d, "text": r["text"]})
+    assert checks.done == {"c0"} and checks.decisions[0]["ok"] is True  # re-judged, not decoded
+    flushes = []
+
+    def flush():
+        checks.save()
+        flushes.append(len(checks.decisions))
+        return len(checks.decisions)
+
+    assert checks.decode([r for r in rows if r["audio"] not in checks.done], flush, "test", every=2) == 5
+    assert checker.decoded == ["c1", "c2", "c3", "c4"] and flushes == [3, 5, 5]
+    saved = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert [d["audio"] for d in saved] == ["c0", "c1", "c2", "c3", "c4"]
+    assert [d["ok"] for d in saved] == [True, False, True, False, True] and saved[1]["text"] == "other"

@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 from .normalize import duration_problem, get_normalizer, text_problem
 from .util import fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
-from .verify import LabelChecker, group_rule
+from .verify import CheckLog, LabelChecker, group_rule
 
 __all__ = ["build_bass", "verify_bass", "SkyDisk", "rnc1_unpack", "section_texts", "speech_file_number"]
 
@@ -416,22 +416,20 @@ def verify_bass(out: Path, tools: Path, sample: int | None = 400, seed: int = 0)
     dropped whole; undecoded clips of the other sections are kept under that group rule.
     """
     rows = read_jsonl(out / "bass_unverified.jsonl")
-    by_audio = {r["audio"]: r for r in rows}
-    done = {r["audio"]: r for r in read_jsonl(out / "bass_verify.jsonl") if r["audio"] in by_audio}
     checker = LabelChecker((r["text"] for r in rows), tools, out / "bass_lm.arpa")
-    decisions = [{**checker.check(a, by_audio[a]["text"], hyp=d["hyp"]), "speaker": by_audio[a]["speaker"]}
-                 for a, d in done.items()]
+    checks = CheckLog(checker, rows, out / "bass_verify.jsonl", tag=lambda d, r: {**d, "speaker": r["speaker"]})
+    decisions = checks.decisions
     group_of = {r["audio"]: r["speaker"] for r in rows}
 
     def flush() -> tuple[list[dict], set[str]]:
-        write_jsonl_atomic(out / "bass_verify.jsonl", decisions)
+        checks.save()
         bad = group_rule(decisions, group_of)
         failed = {d["audio"] for d in decisions if not d["ok"]}
         kept = [r for r in rows if r["audio"] not in failed and r["speaker"] not in bad]
         write_jsonl_atomic(out / "bass.jsonl", kept)
         return kept, bad
 
-    todo = [r for r in rows if r["audio"] not in done]
+    todo = [r for r in rows if r["audio"] not in checks.done]
     if sample is not None:
         # small sections (the last two hold 10 and 3 lines) are decoded whole: a sample would miss them
         size: dict[str, int] = {}
@@ -439,13 +437,9 @@ def verify_bass(out: Path, tools: Path, sample: int | None = 400, seed: int = 0)
             size[r["speaker"]] = size.get(r["speaker"], 0) + 1
         small = [r for r in todo if size[r["speaker"]] < SMALL_GROUP]
         rest = [r for r in todo if size[r["speaker"]] >= SMALL_GROUP]
-        n_big = sum(1 for a in done if size.get(by_audio[a]["speaker"], 0) >= SMALL_GROUP)
+        n_big = sum(1 for a in checks.done if size.get(checks.by_audio[a]["speaker"], 0) >= SMALL_GROUP)
         todo = small + random.Random(seed).sample(rest, min(max(0, sample - n_big), len(rest)))
-    for n, r in enumerate(tqdm(todo, desc="bass verify", mininterval=10)):
-        decisions.append({**checker.check(r["audio"], r["text"]), "speaker": r["speaker"]})
-        if (n + 1) % 100 == 0:
-            flush()
-    kept, bad = flush()
+    kept, bad = checks.decode(todo, flush, "bass verify")
     per_speaker: dict[str, list[int]] = {}
     for d in decisions:
         s = per_speaker.setdefault(d["speaker"], [0, 0])

@@ -43,8 +43,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 from .normalize import duration_problem, get_normalizer, text_problem
-from .util import fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
-from .verify import LabelChecker, group_rule
+from .util import fetch_deb, write_flac_16k, write_jsonl_atomic
+from .verify import CheckLog, LabelChecker, group_rule
 
 __all__ = ["build_drascula", "read_drascula_dat", "speech_items", "decode_als"]
 
@@ -194,27 +194,20 @@ def _extract(out: Path, data_dir: Path) -> tuple[list[dict], dict]:
 
 def _verify(out: Path, rows: list[dict], tools: Path) -> dict:
     """Decode every clip (resumable via out/drascula_verify.jsonl) and write out/drascula.jsonl."""
-    by_audio = {r["audio"]: r for r in rows}
-    done = {r["audio"]: r for r in read_jsonl(out / "drascula_verify.jsonl") if r["audio"] in by_audio}
     checker = LabelChecker((r["text"] for r in rows), tools, out / "drascula_lm.arpa")
-    decisions = [{**checker.check(a, by_audio[a]["text"], hyp=d["hyp"]), "speaker": by_audio[a]["speaker"]}
-                 for a, d in done.items()]
+    checks = CheckLog(checker, rows, out / "drascula_verify.jsonl", tag=lambda d, r: {**d, "speaker": r["speaker"]})
+    decisions = checks.decisions
     group_of = {r["audio"]: r["speaker"] for r in rows}
 
     def flush() -> tuple[list[dict], set[str]]:
-        write_jsonl_atomic(out / "drascula_verify.jsonl", decisions)
+        checks.save()
         bad = group_rule(decisions, group_of)
         passed = {d["audio"] for d in decisions if d["ok"]}
         kept = [r for r in rows if r["audio"] in passed and r["speaker"] not in bad]
         write_jsonl_atomic(out / "drascula.jsonl", kept)
         return kept, bad
 
-    todo = [r for r in rows if r["audio"] not in done]
-    for n, r in enumerate(tqdm(todo, desc="drascula verify", mininterval=10)):
-        decisions.append({**checker.check(r["audio"], r["text"]), "speaker": r["speaker"]})
-        if (n + 1) % 100 == 0:
-            flush()
-    kept, bad = flush()
+    kept, bad = checks.decode([r for r in rows if r["audio"] not in checks.done], flush, "drascula verify")
     per_speaker = {}
     for d in decisions:
         s = per_speaker.setdefault(d["speaker"], [0, 0])

@@ -48,7 +48,7 @@ from tqdm import tqdm
 from .normalize import (DICTIONARIES, DICTIONARY_PACKAGES, duration_problem, get_normalizer, is_clean, names_in,
                         non_words)
 from .util import apt_install, fetch_deb, read_jsonl, write_flac_16k, write_jsonl_atomic
-from .verify import LabelChecker, group_rule
+from .verify import CheckLog, LabelChecker, group_rule
 
 __all__ = ["build_fotaq", "verify_fotaq", "QueenResources", "read_jas", "dialogue_segments", "cutaway_segments",
            "object_segments"]
@@ -435,36 +435,30 @@ def verify_fotaq(out: Path, tools: Path, sample: int | None = 400, seed: int = 0
     import random
 
     rows = read_jsonl(out / "fotaq_unverified.jsonl")
-    by_audio = {r["audio"]: r for r in rows}
-    done = {r["audio"]: r for r in read_jsonl(out / "fotaq_verify.jsonl") if r["audio"] in by_audio}
     checker = LabelChecker((r["text"] for r in rows), tools, out / "fotaq_lm.arpa")
 
     def tag(res: dict, r: dict) -> dict:
         extra = {"dog": r["dog"]} if _kind(r) == "dialogue" else {"kind": r["kind"], "group": _group(r)}
         return {**res, **extra}
 
-    decisions = [tag(checker.check(d["audio"], by_audio[d["audio"]]["text"], hyp=d["hyp"]), by_audio[d["audio"]])
-                 for d in done.values()]
+    checks = CheckLog(checker, rows, out / "fotaq_verify.jsonl", tag=tag)
+    decisions, by_audio = checks.decisions, checks.by_audio
 
     def flush() -> tuple[list[dict], dict]:
-        write_jsonl_atomic(out / "fotaq_verify.jsonl", decisions)
+        checks.save()
         kept, info = _decide(rows, decisions)
         write_jsonl_atomic(out / "fotaq.jsonl", kept)
         return kept, info
 
     todo = []
     for kind in sorted({_kind(r) for r in rows}):
-        left = [r for r in rows if _kind(r) == kind and r["audio"] not in done]
+        left = [r for r in rows if _kind(r) == kind and r["audio"] not in checks.done]
         if sample is not None:
-            n_done = sum(_kind(by_audio[a]) == kind for a in done)
+            n_done = sum(_kind(by_audio[a]) == kind for a in checks.done)
             left = random.Random(f"{seed}:{kind}").sample(left, min(max(0, sample - n_done), len(left)))
         todo += left
     random.Random(seed).shuffle(todo)
-    for n, r in enumerate(tqdm(todo, desc="fotaq verify", mininterval=10)):
-        decisions.append(tag(checker.check(r["audio"], r["text"]), r))
-        if (n + 1) % 100 == 0:
-            flush()
-    kept, info = flush()
+    kept, info = checks.decode(todo, flush, "fotaq verify")
     per_kind = {}
     for kind in sorted({_kind(r) for r in rows}):
         ds = [d for d in decisions if _kind(by_audio[d["audio"]]) == kind]

@@ -18,15 +18,16 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-__all__ = ["ensure_pocketsphinx", "word_error_rate", "chance_wer", "LabelChecker", "group_rule"]
+__all__ = ["ensure_pocketsphinx", "word_error_rate", "chance_wer", "LabelChecker", "group_rule", "CheckLog"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def ensure_pocketsphinx(tools: Path) -> None:
@@ -128,3 +129,39 @@ def group_rule(decisions: list[dict], group_of: dict[str, str], min_decoded: int
         if own >= chance or sum(d["ok"] for d in ds) / len(ds) < 0.5:
             bad.add(g)
     return bad
+
+
+class CheckLog:
+    """The resumable label check of one source: decisions live in `path`, one JSON line per decoded clip.
+
+    Stored decodes are re-judged against the current rows (cheap: no decoding), so a change of rule or
+    label pool applies to them too; `decode` adds new ones and calls `flush` every `every` clips and at
+    the end, so an interrupted run loses at most that many decodes. `tag(decision, row)` adds a source's
+    own fields (its group) to each decision.
+    """
+
+    def __init__(self, checker: LabelChecker, rows: list[dict], path: Path,
+                 tag: Callable[[dict, dict], dict] = lambda decision, row: decision):
+        from .util import read_jsonl
+
+        self.checker, self.path, self.tag = checker, Path(path), tag
+        self.by_audio = {r["audio"]: r for r in rows}
+        stored = {d["audio"]: d for d in read_jsonl(self.path) if d["audio"] in self.by_audio}
+        self.decisions = [tag(checker.check(a, self.by_audio[a]["text"], hyp=d["hyp"]), self.by_audio[a])
+                          for a, d in stored.items()]
+        self.done = set(stored)
+
+    def save(self) -> None:
+        from .util import write_jsonl_atomic
+
+        write_jsonl_atomic(self.path, self.decisions)
+
+    def decode(self, todo: list[dict], flush: Callable[[], T], desc: str, every: int = 100) -> T:
+        from tqdm import tqdm
+
+        for n, r in enumerate(tqdm(todo, desc=desc, mininterval=10)):
+            self.decisions.append(self.tag(self.checker.check(r["audio"], r["text"]), r))
+            self.done.add(r["audio"])
+            if (n + 1) % every == 0:
+                flush()
+        return flush()
