@@ -4,7 +4,7 @@ Every transform takes its randomness from an explicit ``numpy.random.Generator``
 that a given seed always produces the same output (the dataset derives one generator
 per (seed, epoch, item)). Waveform transforms take and return float32 1-D numpy arrays
 at 16 kHz; all of them keep the length except speed perturbation, which changes the
-duration by design. ``spec_augment`` works on a (T, F) feature tensor.
+duration by design, and room-tone padding, which adds pauses around the speech. ``spec_augment`` works on a (T, F) feature tensor.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from scipy import signal
 __all__ = [
     "AugmentConfig",
     "Augmenter",
+    "pad_room_tone",
     "speed_perturb",
     "pitch_shift",
     "apply_gain",
@@ -43,6 +44,12 @@ NOISE_COLOURS = ("white", "pink", "brown", "blue", "babble_like")
 class AugmentConfig:
     """Probabilities and ranges of every augmentation (probability 0 turns one off)."""
 
+    # Room tone around the speech. Many clips (TTS, game and prompt recordings) start and stop within a
+    # few milliseconds of the speech; a one-way LSTM trained on them learns to emit a guess at the first
+    # letter on the first frames, before it can have heard it, and so loses the real first sound of
+    # utterances that start after a pause (every live microphone stream). Padding teaches it to wait.
+    pad_prob: float = 0.5  # chance of padding an utterance
+    pad_seconds: tuple[float, float] = (0.0, 0.6)  # leading and trailing pad lengths, each drawn in this range
     # Speed perturbation (Kaldi style: resampling changes tempo and pitch together).
     speed_prob: float = 0.6  # chance of perturbing the speed of an utterance
     speeds: tuple[float, ...] = (0.9, 1.1)  # factors drawn uniformly when perturbing (>1 is faster)
@@ -88,18 +95,20 @@ class AugmentConfig:
             raise ValueError("noise_prob > 0 needs noise_colours or noise_files")
         if any(s <= 0 for s in self.speeds):
             raise ValueError(f"speeds must be positive, got {self.speeds}")
-        for name in ("gain_db", "snr_db", "rt60", "reverb_wet", "codec_bits"):
+        if any(v < 0 for v in self.pad_seconds):
+            raise ValueError(f"AugmentConfig.pad_seconds={self.pad_seconds!r} must not be negative")
+        for name in ("pad_seconds", "gain_db", "snr_db", "rt60", "reverb_wet", "codec_bits"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"AugmentConfig.{name}={getattr(self, name)!r}: low end above high end")
         # tuples survive a round trip through JSON / checkpoints as lists
-        for name in ("speeds", "gain_db", "snr_db", "noise_colours", "noise_files", "rt60", "reverb_wet", "codec_bits"):
+        for name in ("pad_seconds", "speeds", "gain_db", "snr_db", "noise_colours", "noise_files", "rt60", "reverb_wet", "codec_bits"):
             setattr(self, name, tuple(getattr(self, name)))
 
     @classmethod
     def off(cls) -> "AugmentConfig":
         """A configuration that changes nothing."""
-        return cls(speed_prob=0, pitch_prob=0, gain_prob=0, noise_prob=0, reverb_prob=0,
+        return cls(pad_prob=0, speed_prob=0, pitch_prob=0, gain_prob=0, noise_prob=0, reverb_prob=0,
                    telephone_prob=0, codec_prob=0, spec_prob=0)
 
     def to_dict(self) -> dict:
@@ -127,6 +136,23 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     if len(x) >= n:
         return x[:n]
     return np.pad(x, (0, n - len(x)))
+
+
+def pad_room_tone(x: np.ndarray, lead: int, trail: int, rng: np.random.Generator) -> np.ndarray:
+    """Add ``lead`` samples before and ``trail`` after ``x`` of quiet noise at the clip's own floor.
+
+    The level is that of the clip's quietest 10 ms frames (5th percentile RMS, never below -80 dBFS), so
+    the pad sounds like the pauses already in the recording rather than like digital silence.
+    """
+    if lead < 0 or trail < 0:
+        raise ValueError(f"pad lengths must not be negative, got {lead}, {trail}")
+    x = _f32(x)
+    if lead + trail == 0 or len(x) == 0:
+        return x
+    frames = x[: len(x) // 160 * 160].reshape(-1, 160) if len(x) >= 160 else x.reshape(1, -1)
+    floor = max(float(np.percentile(np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)), 5)), 1e-4)
+    noise = (floor * rng.standard_normal(lead + trail)).astype(np.float32)
+    return _f32(np.concatenate([noise[:lead], x, noise[lead:]]))
 
 
 def speed_perturb(x: np.ndarray, factor: float) -> np.ndarray:
@@ -333,7 +359,7 @@ class Augmenter:
     """Applies an :class:`AugmentConfig` to waveforms and features with a caller-supplied generator.
 
     ``Augmenter(cfg)(samples, rng)`` -> augmented float32 samples; ``.features(feats, rng)`` -> SpecAugmented
-    features. Order of waveform steps: speed, pitch, reverberation, noise, telephone, codec, gain.
+    features. Order of waveform steps: room-tone padding, speed, pitch, reverberation, noise, telephone, codec, gain.
     """
 
     def __init__(self, config: AugmentConfig | None = None, sample_rate: int = SAMPLE_RATE):
@@ -361,6 +387,9 @@ class Augmenter:
         x = _f32(x)
         if len(x) == 0:
             return x
+        if c.pad_prob and rng.random() < c.pad_prob:
+            lead, trail = (int(rng.uniform(*c.pad_seconds) * self.sample_rate) for _ in range(2))
+            x = pad_room_tone(x, lead, trail, rng)
         if c.speed_prob and rng.random() < c.speed_prob and c.speeds:
             x = speed_perturb(x, float(rng.choice(c.speeds)))
         if c.pitch_prob and rng.random() < c.pitch_prob:

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from speech.augment import (NOISE_COLOURS, AugmentConfig, Augmenter, add_noise, apply_gain, codec_degrade,
-                            coloured_noise, pitch_shift, reverberate, spec_augment, speed_perturb, synthetic_rir,
-                            telephone_band)
+                            coloured_noise, pad_room_tone, pitch_shift, reverberate, spec_augment, speed_perturb,
+                            synthetic_rir, telephone_band)
 
 SR = 16000
 
@@ -97,7 +97,7 @@ def test_rir_decays():
 
 
 def test_augmenter_is_seeded_and_keeps_type():
-    cfg = AugmentConfig(speed_prob=0.5, pitch_prob=0.0, gain_prob=1, noise_prob=1, reverb_prob=0.5,
+    cfg = AugmentConfig(pad_prob=0.0, speed_prob=0.5, pitch_prob=0.0, gain_prob=1, noise_prob=1, reverb_prob=0.5,
                         telephone_prob=0.5, codec_prob=0.5, spec_prob=1.0)
     aug = Augmenter(cfg)
     x = voice()
@@ -112,6 +112,29 @@ def test_augmenter_is_seeded_and_keeps_type():
     assert any(len(o) != len(outs[0]) or not np.array_equal(o, outs[0]) for o in outs[1:])
     off = Augmenter(AugmentConfig.off())
     assert np.array_equal(off(x, np.random.default_rng(0)), x)
+
+
+def test_room_tone_padding_adds_quiet_pauses_at_the_clip_floor():
+    rng = np.random.default_rng(0)
+    x = voice()
+    quiet = np.concatenate([np.zeros(SR // 2, np.float32), x])  # a recording with a pause and a noise floor
+    quiet = (quiet + 0.01 * rng.standard_normal(len(quiet))).astype(np.float32)
+    y = pad_room_tone(quiet, 4000, 800, np.random.default_rng(1))
+    assert y.dtype == np.float32 and len(y) == len(quiet) + 4800
+    assert np.array_equal(y[4000:-800], quiet)  # the recording itself is untouched
+    pad_rms = np.sqrt(np.mean(y[:4000] ** 2))
+    assert 0.003 < pad_rms < 0.03  # as loud as the recording's own pause, not digital silence or speech
+    digital = pad_room_tone(np.concatenate([np.zeros(SR, np.float32), x]), 1600, 0, np.random.default_rng(1))
+    assert 0 < np.abs(digital[:1600]).max() < 1e-3  # a silent recording gets a -80 dBFS floor
+    assert np.array_equal(pad_room_tone(x, 0, 0, rng), x)
+    with pytest.raises(ValueError):
+        pad_room_tone(x, -1, 0, rng)
+    with pytest.raises(ValueError):
+        AugmentConfig(pad_seconds=(-0.1, 0.2))
+    aug = Augmenter(AugmentConfig.from_dict({**AugmentConfig.off().to_dict(), "pad_prob": 1.0,
+                                             "pad_seconds": [0.1, 0.5]}))
+    lengths = {len(aug(x, np.random.default_rng(seed))) - len(x) for seed in range(5)}
+    assert all(0.2 * SR <= n <= 1.0 * SR for n in lengths) and len(lengths) > 1
 
 
 def test_noise_files(tmp_path):
