@@ -7,6 +7,7 @@ the same code path, so a streamed utterance gives the same text as the whole fil
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,20 @@ def _read_checkpoint(source: str | os.PathLike) -> tuple[dict, Path]:
     return ckpt, path
 
 
+DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus")
+
+
+def _decoding_settings(ckpt: dict, path: Path) -> dict:
+    """The checkpoint's saved decoder settings (older checkpoints have none: the defaults apply)."""
+    saved = ckpt.get("decoding") or {}
+    if not isinstance(saved, dict) or set(saved) - set(DECODING_SETTINGS):
+        raise ValueError(f"{path}: 'decoding' must map some of {list(DECODING_SETTINGS)} to numbers, got {saved!r}")
+    for name, value in saved.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{path}: decoding setting {name} must be a number, got {value!r}")
+    return dict(saved)
+
+
 def _load_lm(source: str | os.PathLike | NGramLM | None) -> NGramLM | None:
     if source is None or isinstance(source, NGramLM):
         return source
@@ -126,8 +141,13 @@ class Recognizer:
         n_best: int = 3,
         metrics: dict | None = None,
     ):
-        if beam_size < 1:
-            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+            raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
+        for name, value in (("lm_weight", lm_weight), ("word_bonus", word_bonus)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if lm_weight < 0:
+            raise ValueError(f"lm_weight must be >= 0, got {lm_weight!r}")
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
         self.model = model.eval()
@@ -153,6 +173,7 @@ class Recognizer:
         checkpoint with the same stem (`en.arpa` or `en.arpa.gz`).
         """
         ckpt, path = _read_checkpoint(source)
+        options = {**_decoding_settings(ckpt, path), **options}  # what the caller asks for wins
         config = AcousticConfig.from_dict(ckpt["acoustic_config"])
         model = AcousticModel(config)
         try:
@@ -183,6 +204,8 @@ class Recognizer:
             "alphabet": self.alphabet.to_list(),
             "state_dict": state,
             "metrics": self.metrics,
+            # the decoder settings this model was tuned with (scripts/tune_decoder.py); load() uses them
+            "decoding": {name: getattr(self, name) for name in DECODING_SETTINGS},
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -378,6 +378,59 @@ def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=Non
             "examples": [(r, h) for r, h in zip(refs, hyps)][:examples]}
 
 
+def tune_decoder(recognizer, manifest, *, lm_weights: Sequence[float] = (0.2, 0.35, 0.5, 0.7, 1.0, 1.4),
+                 word_bonuses: Sequence[float] = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0), beam_size: int | None = None,
+                 progress: bool = False) -> dict:
+    """Grid-search the beam search's LM weight and word bonus on a manifest (WER, then CER, decides).
+
+    The acoustic model runs once per utterance; only the decoding is repeated. Needs a recognizer with a
+    word LM. Returns dict(best=dict(lm_weight, word_bonus, wer, cer), grid=[dict(...), ...], n_utts,
+    greedy=dict(wer, cer), current=dict(lm_weight, word_bonus, wer, cer)); the recognizer is not changed.
+    """
+    from speech.audio import load_audio
+    from speech.decoder import BeamSearchDecoder, GreedyDecoder
+    from tqdm import tqdm
+
+    if recognizer.lm is None:
+        raise ValueError("tuning the decoder needs a recognizer with a word LM (the LM weight means nothing without)")
+    lm_weights, word_bonuses = [float(v) for v in lm_weights], [float(v) for v in word_bonuses]
+    if not lm_weights or not word_bonuses:
+        raise ValueError("give at least one LM weight and one word bonus")
+    if any(not math.isfinite(v) or v < 0 for v in lm_weights) or any(not math.isfinite(v) for v in word_bonuses):
+        raise ValueError(f"LM weights must be finite and >= 0, word bonuses finite; got {lm_weights}, {word_bonuses}")
+    entries = _entries(manifest)
+    if not entries:
+        raise ValueError("the tuning manifest has no utterances")
+    beam = int(beam_size or recognizer.beam_size)
+    refs = [e.text for e in entries]
+    posteriors = [recognizer.log_probs(load_audio(e.audio))
+                  for e in tqdm(entries, desc="acoustic model", disable=not progress, leave=False)]
+
+    def score(decoder) -> tuple[float, float]:
+        hyps = []
+        for lp in posteriors:
+            found = decoder.decode(lp)
+            hyps.append(" ".join(found[0].text.split()) if found else "")
+        return wer(refs, hyps), cer(refs, hyps)
+
+    pairs = [(w, b) for w in lm_weights for b in word_bonuses]
+    if (recognizer.lm_weight, recognizer.word_bonus) not in pairs:
+        pairs.append((recognizer.lm_weight, recognizer.word_bonus))
+    grid = []
+    for w, b in tqdm(pairs, desc="decoder grid", disable=not progress, leave=False):
+        decoder = BeamSearchDecoder(recognizer.alphabet, beam_size=beam, lm=recognizer.lm, lm_weight=w, word_bonus=b,
+                                    n_best=1)
+        e_w, e_c = score(decoder)
+        grid.append({"lm_weight": w, "word_bonus": b, "wer": e_w, "cer": e_c})
+    # Lowest WER, then CER; ties go to the setting closest to the current one (no change without evidence).
+    best = min(grid, key=lambda g: (round(g["wer"], 9), round(g["cer"], 9),
+                                    abs(g["lm_weight"] - recognizer.lm_weight) + abs(g["word_bonus"] - recognizer.word_bonus)))
+    greedy_wer, greedy_cer = score(GreedyDecoder(recognizer.alphabet))
+    current = next(g for g in grid if (g["lm_weight"], g["word_bonus"]) == (recognizer.lm_weight, recognizer.word_bonus))
+    return {"best": dict(best), "grid": grid, "n_utts": len(entries), "beam_size": beam,
+            "greedy": {"wer": greedy_wer, "cer": greedy_cer}, "current": dict(current)}
+
+
 # ============================================================================ helpers of the loop
 
 

@@ -1,0 +1,98 @@
+"""Choose the beam search's LM weight and word bonus for a model by measuring WER on a dev manifest.
+
+    .venv/bin/python scripts/tune_decoder.py speech/pretrained/en.pt --dev data/speech/real_dev.jsonl --write
+
+The acoustic model runs once per utterance and every (LM weight, word bonus) pair of the grid decodes the
+same posteriors. `--write` stores the winner in the checkpoint's "decoding" settings, which
+`Recognizer.load` uses (explicit arguments still win), so `assistant transcribe` and the server decode
+with it. Tune on dev data only: the test sets of the model card must not choose the settings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def write_decoding(checkpoint: str | os.PathLike, settings: dict) -> None:
+    """Store decoder settings in an inference checkpoint, leaving everything else as it was."""
+    import torch
+
+    path = Path(checkpoint)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt["decoding"] = {**(ckpt.get("decoding") or {}), **settings}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="model name (en) or inference checkpoint; its word LM is the .arpa(.gz) beside it")
+    parser.add_argument("--dev", nargs="+", required=True, help="dev manifest(s) (JSON Lines)")
+    parser.add_argument("--lm", help="word LM to use instead of the one beside the model")
+    parser.add_argument("--lm-weights", type=_floats, default=[0.1, 0.2, 0.35, 0.5, 0.7, 1.0])
+    parser.add_argument("--word-bonuses", type=_floats, default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                        help="comma-separated; write --word-bonuses=-1,0,2 when the first is negative")
+    parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--json", help="also write the whole grid here")
+    parser.add_argument("--write", action="store_true", help="store the best settings in the model checkpoint")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from speech import Recognizer
+    from speech.data import read_manifest
+    from speech.recognizer import PRETRAINED_DIR
+    from speech.train import tune_decoder
+
+    try:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+        recognizer = Recognizer.load(args.model, lm=args.lm)
+        entries = [e for path in args.dev for e in read_manifest(path)]
+        result = tune_decoder(recognizer, entries, lm_weights=args.lm_weights, word_bonuses=args.word_bonuses,
+                              beam_size=args.beam, progress=True)
+    except (OSError, ValueError) as exc:
+        print(f"tune_decoder: {exc}", file=sys.stderr)
+        return 2
+
+    bonuses = sorted({g["word_bonus"] for g in result["grid"]})
+    print(f"WER % on {result['n_utts']} utterances, beam {result['beam_size']} (rows: LM weight, columns: word bonus)")
+    print("lm_w \\ bonus " + " ".join(f"{b:>6g}" for b in bonuses))
+    for w in sorted({g["lm_weight"] for g in result["grid"]}):
+        cells = {g["word_bonus"]: g["wer"] for g in result["grid"] if g["lm_weight"] == w}
+        print(f"{w:>12g} " + " ".join(f"{100 * cells[b]:6.1f}" if b in cells else "      " for b in bonuses))
+    best, current, greedy = result["best"], result["current"], result["greedy"]
+    print(f"greedy: WER {100 * greedy['wer']:.1f} CER {100 * greedy['cer']:.1f}")
+    print(f"current (lm_weight {current['lm_weight']:g}, word_bonus {current['word_bonus']:g}): "
+          f"WER {100 * current['wer']:.1f} CER {100 * current['cer']:.1f}")
+    print(f"best    (lm_weight {best['lm_weight']:g}, word_bonus {best['word_bonus']:g}): "
+          f"WER {100 * best['wer']:.1f} CER {100 * best['cer']:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.write:
+        target = Path(args.model)
+        if not target.is_file():
+            target = PRETRAINED_DIR / f"{args.model}.pt"
+        write_decoding(target, {"lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
+                                "beam_size": result["beam_size"]})
+        print(f"wrote these settings into {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
