@@ -53,11 +53,17 @@ class AcousticConfig:
     dropout: float = 0.1  # dropout after the projection, between recurrent layers and before the output (training only)
     vocab_size: int = 29  # output symbols including the CTC blank at 0 (len(Alphabet))
     input_frame_shift: float = 0.01  # seconds between input feature frames (FeatureConfig hop_length / sample_rate)
+    # Output frames at the start of every utterance that are read as blank whatever the network says. A one-way
+    # LSTM's first outputs hardly depend on the audio (its state is still zero), so without this it learns to
+    # put a guess at the first letter there and then skips the real first sound ('happy' -> 'a..ppy').
+    # Training and decoding both see the forced blanks: the first letter can only come once it was heard.
+    silent_start: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_mels", "stack", "stride", "hidden", "layers", "vocab_size"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("input_proj", self.input_proj, minimum=0)
+        _check_int("silent_start", self.silent_start, minimum=0)
         if self.cell not in CELLS:
             raise ValueError(f"AcousticConfig.cell must be one of {list(CELLS)}, got {self.cell!r}")
         if not isinstance(self.bidirectional, bool):
@@ -101,6 +107,7 @@ class AcousticState(NamedTuple):
     num_frames: Tensor  # (B,) long: how many of `frames` are valid (the rest is zero padding)
     h: Tensor  # (layers, B, hidden) recurrent hidden state
     c: Optional[Tensor]  # (layers, B, hidden) LSTM cell state; None for GRU
+    position: Optional[Tensor] = None  # (B,) long: output frames produced so far (None: as many as silent_start)
 
 
 # --------------------------------------------------------------------------- peephole LSTM
@@ -359,6 +366,7 @@ class AcousticModel(nn.Module):
             num_frames=torch.zeros(batch_size, dtype=torch.long, device=device),
             h=h,
             c=torch.zeros_like(h) if c.cell != "gru" else None,
+            position=torch.zeros(batch_size, dtype=torch.long, device=device),
         )
 
     def batch_states(self, states: Sequence[Optional[AcousticState]]) -> Optional[AcousticState]:
@@ -372,6 +380,7 @@ class AcousticModel(nn.Module):
             num_frames=torch.cat([s.num_frames for s in filled], dim=0),
             h=torch.cat([s.h for s in filled], dim=1),
             c=None if filled[0].c is None else torch.cat([s.c for s in filled], dim=1),
+            position=torch.cat([self._position(s) for s in filled], dim=0),
         )
 
     def split_state(self, state: AcousticState) -> list[AcousticState]:
@@ -383,9 +392,28 @@ class AcousticModel(nn.Module):
                 num_frames=state.num_frames[b : b + 1],
                 h=state.h[:, b : b + 1],
                 c=None if state.c is None else state.c[:, b : b + 1],
+                position=self._position(state)[b : b + 1],
             )
             for b in range(state.frames.shape[0])
         ]
+
+    def _position(self, state: AcousticState) -> Tensor:
+        """(B,) output frames a state has produced; states made before positions were tracked count as past
+        the silent start."""
+        if state.position is not None:
+            return state.position
+        return torch.full((state.frames.shape[0],), self.config.silent_start, dtype=torch.long,
+                          device=state.frames.device)
+
+    def _silence_start(self, log_probs: Tensor, position: Tensor) -> Tensor:
+        """Force blank on the output frames whose index in their utterance is below silent_start."""
+        index = position.to(log_probs.device)[:, None] + torch.arange(log_probs.shape[1], device=log_probs.device)
+        early = (index < self.config.silent_start)[:, :, None]  # (B, T', 1)
+        if not bool(early.any()):
+            return log_probs
+        blank = torch.full_like(log_probs[:1, :1], -1e4)  # (1, 1, V): a probability that is 0 in float32
+        blank[..., 0] = 0.0
+        return torch.where(early, blank, log_probs)
 
     # ---------------------------------------------------------------- forward
 
@@ -431,10 +459,13 @@ class AcousticModel(nn.Module):
 
         hidden, recurrent = self._recurrent(stacked, out_lengths, state)  # (B, T', H*dirs)
         log_probs = torch.log_softmax(self.output(self.dropout(hidden)), dim=-1)  # (B, T', V)
+        position = torch.zeros(batch, dtype=torch.long) if state is None else self._position(state).cpu()
+        if cfg.silent_start:
+            log_probs = self._silence_start(log_probs, position)
 
         if new_state is not None:
             h, c = recurrent
-            new_state = new_state._replace(h=h, c=c)
+            new_state = new_state._replace(h=h, c=c, position=(position + out_lengths).to(device))
         return log_probs, out_lengths.to(device), new_state
 
     def _check_inputs(self, feats: Tensor, lengths: Optional[Tensor]) -> tuple[Tensor, Tensor]:

@@ -258,11 +258,13 @@ class StepResult:
     dropped: int  # utterances dropped because their labels need more frames than the model produced
 
 
-def _ctc_loss(log_probs, out_lengths, batch) -> tuple[torch.Tensor, int, int]:
-    """CTC loss summed over the kept utterances / their count; also (kept, dropped)."""
+def _ctc_loss(log_probs, out_lengths, batch, silent_start: int = 0) -> tuple[torch.Tensor, int, int]:
+    """CTC loss summed over the kept utterances / their count; also (kept, dropped).
+
+    An utterance is kept when its labels fit in its output frames after the model's silent start."""
     labels, label_lengths = batch.labels, batch.label_lengths
-    need = torch.tensor([ctc_min_frames(labels[b, : int(label_lengths[b])].tolist()) for b in range(len(batch))],
-                        device=out_lengths.device)
+    need = torch.tensor([ctc_min_frames(labels[b, : int(label_lengths[b])].tolist()) + silent_start
+                         for b in range(len(batch))], device=out_lengths.device)
     keep = need <= out_lengths
     n_keep = int(keep.sum())
     dropped = len(batch) - n_keep
@@ -289,7 +291,8 @@ def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, 
     device_type = batch.feats.device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp and device_type == "cuda"):
         log_probs, out_lengths, _ = model(batch.feats, batch.feat_lengths)  # (B, T', V)
-    loss, n_keep, dropped = _ctc_loss(log_probs, out_lengths, batch)
+    silent_start = getattr(getattr(model, "module", model).config, "silent_start", 0)
+    loss, n_keep, dropped = _ctc_loss(log_probs, out_lengths, batch, silent_start)
     finite = bool(torch.isfinite(loss))
     if not finite and not distributed:
         optimizer.zero_grad(set_to_none=True)
@@ -480,7 +483,8 @@ def _inference_checkpoint(model, feature_config, alphabet, metrics: dict) -> dic
     }
 
 
-def _load_train_data(config: TrainConfig, alphabet, stride: int, rank: int) -> tuple[list[ManifestEntry], list[float]]:
+def _load_train_data(config: TrainConfig, alphabet, stride: int, rank: int,
+                     silent_start: int = 0) -> tuple[list[ManifestEntry], list[float]]:
     entries: list[ManifestEntry] = []
     weights: list[float] = []
     mweights = config.train_weights or [1.0] * len(config.train_manifests)
@@ -489,7 +493,7 @@ def _load_train_data(config: TrainConfig, alphabet, stride: int, rank: int) -> t
         kept = []
         too_short = 0
         for e in es:
-            frames_out = int(e.duration * 100) // max(1, stride)  # approximate output frames
+            frames_out = int(e.duration * 100) // max(1, stride) - silent_start  # approximate usable output frames
             if ctc_min_frames(alphabet.encode(e.text)) > frames_out:
                 too_short += 1
                 continue
@@ -632,7 +636,7 @@ def train(config: TrainConfig) -> Path:
     model = AcousticModel(acoustic)
 
     # ---- data
-    entries, weights = _load_train_data(config, alphabet, acoustic.stride, rank)
+    entries, weights = _load_train_data(config, alphabet, acoustic.stride, rank, acoustic.silent_start)
     augment = _augment_config(config.augment)
     dataset = SpeechDataset(entries, alphabet, feature_config, augment=augment, seed=config.seed)
     sampler = BucketBatchSampler(dataset.durations, config.batch_seconds, max_items=config.max_batch_items,
@@ -871,6 +875,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps")
     p.add_argument("--batch-seconds", type=float, default=None)
+    p.add_argument("--silent-start", type=int, default=None, dest="silent_start", metavar="FRAMES",
+                   help="output frames at the start of each utterance forced to blank (AcousticConfig.silent_start)")
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--layers", type=int, default=None)
     p.add_argument("--stack", type=int, default=None)
@@ -916,7 +922,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             over[f] = v
     if args.resume is not None:
         over["resume"] = False if args.resume in ("no", "false", "0") else ("auto" if args.resume == "auto" else args.resume)
-    model = {k: getattr(args, k) for k in ("hidden", "layers", "stack", "stride", "cell") if getattr(args, k) is not None}
+    model = {k: getattr(args, k) for k in ("hidden", "layers", "stack", "stride", "cell", "silent_start") if getattr(args, k) is not None}
     if model:
         over["model"] = model
     if args.no_augment:

@@ -60,7 +60,7 @@ def test_transcribe_hotword_and_beam(model_and_audio):
     [
         (["transcribe", "missing.wav", "--model", "{model}"], "no such file: missing.wav"),
         (["transcribe", "{audio}", "--model", "nowhere.pt"], "no speech model at 'nowhere.pt'"),
-        (["transcribe", "{audio}", "--model", "{model}", "--beam", "0"], "beam_size must be >= 1"),
+        (["transcribe", "{audio}", "--model", "{model}", "--beam", "0"], "beam_size must be an int >= 1"),
         (["evaluate", "nothing.jsonl", "--model", "{model}"], "no such manifest"),
         (["transcribe", "{audio}", "--model", "{model}", "--threads", "0"], "--threads must be >= 1"),
         (["history", "abc", "--db", "nowhere.db"], "no conversation database"),

@@ -176,10 +176,11 @@ def test_batch_of_different_lengths_equals_each_alone(cell, bidirectional):
     assert (state is None) == bidirectional
 
 
+@pytest.mark.parametrize("silent_start", [0, 3])
 @pytest.mark.parametrize("cell", CELLS)
-def test_many_streams_in_one_batched_call_equal_each_stream_alone(cell):
+def test_many_streams_in_one_batched_call_equal_each_stream_alone(cell, silent_start):
     """What the server does: every tick, the streams with new audio are stepped together."""
-    model = tiny(cell)
+    model = tiny(cell, silent_start=silent_start)
     rng = random.Random(cell)
     n_streams = 4
     utterances = [torch.randn(rng.randint(10, 30), N_MELS) for _ in range(n_streams)]
@@ -206,6 +207,30 @@ def test_many_streams_in_one_batched_call_equal_each_stream_alone(cell):
                 outputs[k].append(log_probs[k, : int(out_lengths[k])])
     for k in range(n_streams):
         torch.testing.assert_close(torch.cat(outputs[k]), expected[k], atol=1e-5, rtol=0)
+
+
+def test_silent_start_forces_blank_on_the_first_output_frames_only():
+    plain, silent = tiny(), tiny(silent_start=3)  # same seed: same weights
+    feats = torch.randn(40, N_MELS)
+    with torch.no_grad():
+        want, got = run_whole(plain, feats), run_whole(silent, feats)
+        streamed = run_chunks(silent, feats, [1, 2, 4, 3, 30])
+    assert torch.equal(got[:3].argmax(-1), torch.zeros(3, dtype=torch.long))
+    assert torch.allclose(got[:3].exp().sum(-1), torch.ones(3)) and float(got[:3, 0].max()) == 0.0
+    torch.testing.assert_close(got[3:], want[3:])
+    torch.testing.assert_close(streamed, got)
+    with pytest.raises(ValueError, match="silent_start"):
+        AcousticConfig(silent_start=-1)
+    # A training loss keeps only utterances whose labels fit after the silent start.
+    from speech.data import Batch
+    from speech.train import _ctc_loss
+
+    labels = torch.tensor([[1, 2, 3, 4, 5, 6], [1, 2, 0, 0, 0, 0]])
+    batch = Batch(feats=torch.zeros(2, 24, N_MELS), feat_lengths=torch.tensor([24, 24]), labels=labels,
+                  label_lengths=torch.tensor([6, 2]), texts=["abcdef", "ab"], indices=[0, 1], seconds=0.5)
+    log_probs = torch.log_softmax(torch.randn(2, 8, 7), dim=-1)
+    assert _ctc_loss(log_probs, torch.tensor([8, 8]), batch)[1:] == (2, 0)
+    assert _ctc_loss(log_probs, torch.tensor([8, 8]), batch, silent_start=3)[1:] == (1, 1)
 
 
 def test_batch_and_split_states():
