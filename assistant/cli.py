@@ -94,7 +94,8 @@ def cmd_evaluate(args) -> int:
         sets += [(c, [e for e in entries if (e.corpus or "?") == c]) for c in corpora]
     configs = [("greedy", 1, None)]
     if recognizer.lm is not None or args.beam:
-        configs.append(("beam+lm" if recognizer.lm is not None else "beam", args.beam or 8, recognizer.lm))
+        beam = args.beam or (recognizer.beam_size if recognizer.beam_size > 1 else 8)  # the model's tuned beam
+        configs.append(("beam+lm" if recognizer.lm is not None else "beam", beam, recognizer.lm))
     rows = []
     for set_name, subset in sets:
         for name, beam, lm in configs:

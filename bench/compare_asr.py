@@ -123,7 +123,7 @@ def main(argv=None):
     recognizer = Recognizer.load(args.model, lm=args.lm)
     systems = [Ours(recognizer, 1, False)]
     if recognizer.lm is not None:
-        systems.append(Ours(recognizer, 8, True))
+        systems.append(Ours(recognizer, recognizer.beam_size if recognizer.beam_size > 1 else 8, True))
     if not args.no_pocketsphinx:
         systems.append(PocketSphinx())
 

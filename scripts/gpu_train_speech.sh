@@ -80,12 +80,13 @@ if [ "$NPROC" -gt 1 ]; then
   LAUNCH=("$PY" -m torch.distributed.run --standalone --nproc_per_node "$NPROC")
 fi
 set -x
-"${LAUNCH[@]}" scripts/train_speech.py --preset default \
+# --silent-start 4 and room-tone padding: see AcousticConfig.silent_start and AugmentConfig.pad_prob
+"${LAUNCH[@]}" scripts/train_speech.py --preset default --silent-start 4 \
   --train "${TRAIN[@]}" --corpus-weights "$CORPUS_WEIGHTS" --dev "${DEV[@]}" --out "$RUN_DIR" \
   --device auto ${AMP:+--amp} --threads 4 --workers 6 --batch-seconds 600 --set max_batch_items=256 \
   --lr 2e-3 --warmup 200 --max-hours "$HOURS" --schedule-steps "$SCHEDULE_STEPS" \
   --eval-every 200 --checkpoint-minutes 2 --log-every 20 --no-progress \
-  --augment "{\"pitch_prob\":$PITCH,\"speed_prob\":0.5,\"noise_prob\":0.3,\"reverb_prob\":0.15,\"telephone_prob\":0.2,\"codec_prob\":0.05,\"spec_prob\":0.6}" \
+  --augment "{\"pad_prob\":0.8,\"pad_seconds\":[0.1,0.6],\"pitch_prob\":$PITCH,\"speed_prob\":0.5,\"noise_prob\":0.3,\"reverb_prob\":0.15,\"telephone_prob\":0.2,\"codec_prob\":0.05,\"spec_prob\":0.6}" \
   "${EXTRA[@]}" "$@" || echo "training stopped with status $?"
 set +x
 ls -la "$RUN_DIR"
