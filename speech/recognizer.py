@@ -7,7 +7,6 @@ the same code path, so a streamed utterance gives the same text as the whole fil
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,11 +142,9 @@ class Recognizer:
     ):
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
-        for name, value in (("lm_weight", lm_weight), ("word_bonus", word_bonus)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if lm_weight < 0:
-            raise ValueError(f"lm_weight must be >= 0, got {lm_weight!r}")
+        # The decoder checks its settings; build one now so a bad value fails here, not at the first utterance.
+        BeamSearchDecoder(alphabet, beam_size=beam_size, lm_weight=lm_weight, word_bonus=word_bonus,
+                          hotword_boost=hotword_boost, n_best=n_best)
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
         self.model = model.eval()
