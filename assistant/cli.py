@@ -39,10 +39,30 @@ def _load_recognizer(args):
     return Recognizer.load(args.model, lm=args.lm, **options)
 
 
+def _phrases(args) -> list[str] | None:
+    """The phrase list of --phrase and --phrases FILE (one phrase per line; # starts a comment), or None."""
+    phrases = list(args.phrase or [])
+    if args.phrases:
+        path = Path(args.phrases)
+        if not path.is_file():
+            raise CommandError(f"no such phrase file: {path}")
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                phrases.append(line)
+        if not phrases:
+            raise CommandError(f"no phrases in {path}")
+    return phrases or None
+
+
 def cmd_transcribe(args) -> int:
     from speech import load_audio
 
+    phrases = _phrases(args)
+    if phrases and args.hotword:
+        raise CommandError("give --hotword or --phrase/--phrases, not both")
     recognizer = _load_recognizer(args)
+    recognizer.stream(phrases=phrases)  # a bad phrase list fails once, before any file
     files = args.files
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
@@ -55,7 +75,7 @@ def cmd_transcribe(args) -> int:
     status = 0
     for path in files:
         try:
-            transcript = recognizer.transcribe(load_audio(path), hotwords=args.hotword or None)
+            transcript = recognizer.transcribe(load_audio(path), hotwords=args.hotword or None, phrases=phrases)
         except ValueError as exc:  # one bad file does not stop the batch
             print(f"assistant transcribe: {path}: {exc}", file=sys.stderr)
             status = 1
@@ -78,7 +98,10 @@ def cmd_evaluate(args) -> int:
     from speech.data import read_manifest
     from speech.train import evaluate
 
+    phrases = _phrases(args)
     recognizer = _load_recognizer(args)
+    if phrases:
+        recognizer.stream(phrases=phrases)  # validate once
     manifest = Path(args.manifest)
     if not manifest.is_file():
         raise CommandError(f"no such manifest: {manifest}")
@@ -93,14 +116,16 @@ def cmd_evaluate(args) -> int:
     if args.by_corpus and len(corpora) > 1:
         sets += [(c, [e for e in entries if (e.corpus or "?") == c]) for c in corpora]
     configs = [("greedy", 1, None)]
-    if recognizer.lm is not None or args.beam:
+    if phrases:  # command mode: the decoder picks one of the phrases, beam and LM play no part
+        configs = [("phrases", recognizer.beam_size, recognizer.lm)]
+    elif recognizer.lm is not None or args.beam:
         beam = args.beam or (recognizer.beam_size if recognizer.beam_size > 1 else 8)  # the model's tuned beam
         configs.append(("beam+lm" if recognizer.lm is not None else "beam", beam, recognizer.lm))
     rows = []
     for set_name, subset in sets:
         for name, beam, lm in configs:
             recognizer.beam_size, recognizer.lm = beam, lm
-            result = evaluate(recognizer, subset, max_utts=args.limit, progress=not args.json)
+            result = evaluate(recognizer, subset, max_utts=args.limit, progress=not args.json, phrases=phrases)
             rows.append({"set": set_name, "decoder": name, **result})
     if args.json:
         print(json.dumps({"manifest": str(manifest), "results": rows}))
@@ -193,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--beam", type=int, default=None, help="beam size; 1 = greedy (default: the model's)")
         p.add_argument("--lm", default=None, help="word n-gram LM in ARPA format (default: the model's)")
         p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+        p.add_argument("--phrase", action="append", metavar="TEXT",
+                       help="command mode: the text must be one of these phrases, or empty (repeatable)")
+        p.add_argument("--phrases", metavar="FILE", help="command mode with the phrases of FILE, one per line")
 
     p = sub.add_parser("transcribe", help="print the text of audio files (wav, flac, mp3, ogg)")
     p.add_argument("files", nargs="+", metavar="FILE")

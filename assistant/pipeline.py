@@ -56,6 +56,7 @@ def _finite(value: float | None) -> float | None:
 class SessionSettings:
     partials: bool = True  # send transcript.partial events
     hotwords: tuple[str, ...] = ()  # boosted words, from the next utterance on
+    phrases: tuple[str, ...] = ()  # command mode when not empty: transcripts are one of these (or ""); hotwords unused
     vad_mode: str = "server"  # "server" | "client"; from the next utterance on
     silence_ms: int = 700  # server VAD: silence that ends an utterance
     sensitivity: str = "medium"  # server VAD preset
@@ -63,7 +64,7 @@ class SessionSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "asr": {"partials": self.partials, "hotwords": list(self.hotwords)},
+            "asr": {"partials": self.partials, "hotwords": list(self.hotwords), "phrases": list(self.phrases)},
             "vad": {"mode": self.vad_mode, "silence_ms": self.silence_ms, "sensitivity": self.sensitivity},
             "reply": dict(self.decoding),
         }
@@ -175,6 +176,14 @@ class Assistant:
                 except ValueError as exc:
                     raise ProtocolError("bad_field", f"asr.hotwords: {exc}") from None
                 changes["hotwords"] = hotwords
+            if asr.get("phrases") is not None:
+                phrases = tuple(asr["phrases"])
+                if phrases:
+                    try:
+                        self.recognizer.stream(phrases=list(phrases))  # validates (normalisable, not too many)
+                    except ValueError as exc:
+                        raise ProtocolError("bad_field", f"asr.phrases: {exc}") from None
+                changes["phrases"] = phrases
         if vad:
             if vad.get("mode") is not None:
                 if vad["mode"] not in VAD_MODES:
@@ -322,10 +331,11 @@ class Session:
         if self.reply is not None and not self.reply.done:  # barge-in
             events.extend(self.reply._finish("interrupted"))
         self.last_final = None
-        hotwords = list(self.settings.hotwords) or None
+        phrases = list(self.settings.phrases) or None
+        hotwords = None if phrases else (list(self.settings.hotwords) or None)  # a phrase list leaves no room to boost
         self._utterance = _Utterance(
             id="utt_" + uuid.uuid4().hex[:12],
-            stream=self.assistant.recognizer.stream(hotwords=hotwords),
+            stream=self.assistant.recognizer.stream(hotwords=hotwords, phrases=phrases),
             started_at=time.perf_counter(),
             start_ms=int(start_sample * 1000 // SAMPLE_RATE),
         )

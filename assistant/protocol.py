@@ -102,6 +102,7 @@ class MessageSpec:
 _ASR = Field("asr", "object", fields=(
     Field("partials", "boolean"),
     Field("hotwords", "strings"),
+    Field("phrases", "strings", doc="command mode: each transcript is one of these, or empty; [] ends it"),
 ))
 _VAD = Field("vad", "object", fields=(
     Field("mode", "string", choices=VAD_MODES),

@@ -2,6 +2,7 @@
 
     .venv/bin/pip install -e '.[bench]'      # pocketsphinx (ships an English model), matplotlib
     .venv/bin/python bench/compare_asr.py MANIFEST [MANIFEST ...] [--model en] [--lm ARPA] [--limit N | --sample N] [--by-corpus]
+        [--corpus NAME] [--phrases FILE --out bench/results/asr_commands]
 
 For every manifest: WER and CER of our model with greedy decoding and with beam
 search + word LM, and of PocketSphinx's default en-us model, plus real-time
@@ -9,6 +10,10 @@ factors on one CPU thread. `--by-corpus` also scores each manifest's corpora apa
 (real_test holds single spoken command words and read sentences: they behave very
 differently). Writes bench/results/asr_compare.json (with every hypothesis, for error
 analysis), a Markdown table (asr_compare.md) and a bar chart (asr_compare.png).
+
+`--phrases FILE` (one phrase per line) adds command mode for both: our recognizer
+restricted to the phrases (`Recognizer.transcribe(phrases=...)`) and PocketSphinx
+with the same list as a JSGF grammar.
 """
 from __future__ import annotations
 
@@ -37,10 +42,15 @@ RESULTS = ROOT / "bench" / "results"
 class PocketSphinx:
     name = "pocketsphinx"
 
-    def __init__(self):
+    def __init__(self, phrases: list[str] | None = None):
         from pocketsphinx import Decoder
 
         self.decoder = Decoder(samprate=16000, logfn="/dev/null")
+        if phrases:  # the same closed list as ours, as a one-rule JSGF grammar
+            self.name = "pocketsphinx phrases"
+            rule = " | ".join(" ".join(p.split()) for p in phrases)
+            self.decoder.add_jsgf_string("phrases", f"#JSGF V1.0;\ngrammar phrases;\npublic <phrase> = {rule} ;\n")
+            self.decoder.activate_search("phrases")
 
     def __call__(self, audio: np.ndarray) -> str:
         self.decoder.start_utt()
@@ -51,13 +61,24 @@ class PocketSphinx:
 
 
 class Ours:
-    def __init__(self, recognizer: Recognizer, beam: int, use_lm: bool):
+    def __init__(self, recognizer: Recognizer, beam: int, use_lm: bool, phrases: list[str] | None = None):
         self.recognizer, self.beam, self.lm = recognizer, beam, recognizer.lm if use_lm else None
+        self.phrases = phrases
         self.name = "ours greedy" if beam == 1 else ("ours beam+LM" if self.lm else "ours beam")
+        if phrases:
+            self.name = "ours phrases"
 
     def __call__(self, audio: np.ndarray) -> str:
         self.recognizer.beam_size, self.recognizer.lm = self.beam, self.lm
-        return self.recognizer.transcribe(audio).text
+        return self.recognizer.transcribe(audio, phrases=self.phrases).text
+
+
+def read_phrases(path: str) -> list[str]:
+    phrases = [line.split("#", 1)[0].strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    phrases = [normalize_text(p) for p in phrases if p]
+    if not phrases:
+        raise SystemExit(f"compare_asr: no phrases in {path}")
+    return phrases
 
 
 def decode_all(systems, items) -> dict[str, dict]:
@@ -116,6 +137,9 @@ def main(argv=None):
     parser.add_argument("--lm", default=None, help="word LM (ARPA) for beam search, instead of the one beside the model")
     parser.add_argument("--by-corpus", action="store_true", help="also score each corpus of a manifest apart")
     parser.add_argument("--no-pocketsphinx", action="store_true")
+    parser.add_argument("--corpus", default=None, help="only the utterances of this corpus")
+    parser.add_argument("--phrases", default=None, metavar="FILE",
+                        help="also score command mode (ours and PocketSphinx) with these phrases, one per line")
     parser.add_argument("--out", default=str(RESULTS / "asr_compare"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -126,10 +150,18 @@ def main(argv=None):
         systems.append(Ours(recognizer, recognizer.beam_size if recognizer.beam_size > 1 else 8, True))
     if not args.no_pocketsphinx:
         systems.append(PocketSphinx())
+    if args.phrases:
+        phrases = read_phrases(args.phrases)
+        systems.append(Ours(recognizer, 1, False, phrases))
+        if not args.no_pocketsphinx:
+            systems.append(PocketSphinx(phrases))
 
     results, utterances = {}, {}
     for manifest in args.manifests:
-        entries = read_manifest(manifest)[: args.limit]
+        entries = read_manifest(manifest)
+        if args.corpus:
+            entries = [e for e in entries if e.corpus == args.corpus]
+        entries = entries[: args.limit]
         if args.sample is not None and args.sample < len(entries):
             keep = sorted(random.Random(0).sample(range(len(entries)), args.sample))
             entries = [entries[i] for i in keep]
@@ -148,7 +180,8 @@ def main(argv=None):
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"model": args.model, "lm": args.lm, "results": results,
+    out.with_suffix(".json").write_text(json.dumps({"model": args.model, "lm": args.lm, "corpus": args.corpus,
+                                                    "phrases": args.phrases, "results": results,
                                                     "utterances": utterances}, indent=2) + "\n")
     lines = ["| test set | system | utts | WER % | CER % | RTF (1 thread) |", "|---|---|---:|---:|---:|---:|"]
     for name, rows in results.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,18 +22,6 @@ def _floats(text: str) -> list[float]:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def write_decoding(checkpoint: str | os.PathLike, settings: dict) -> None:
-    """Store decoder settings in an inference checkpoint, leaving everything else as it was."""
-    import torch
-
-    path = Path(checkpoint)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    ckpt["decoding"] = {**(ckpt.get("decoding") or {}), **settings}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:
@@ -55,7 +42,7 @@ def main(argv=None) -> int:
 
     from speech import Recognizer
     from speech.data import read_manifest
-    from speech.recognizer import PRETRAINED_DIR
+    from speech.recognizer import write_decoding
     from speech.train import tune_decoder
 
     try:
@@ -85,11 +72,8 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.write:
-        target = Path(args.model)
-        if not target.is_file():
-            target = PRETRAINED_DIR / f"{args.model}.pt"
-        write_decoding(target, {"lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
-                                "beam_size": result["beam_size"]})
+        target = write_decoding(args.model, {"lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
+                                             "beam_size": result["beam_size"]})
         print(f"wrote these settings into {target}")
     return 0
 

@@ -8,7 +8,7 @@ from .audio import SAMPLE_RATE, float_to_pcm16, load_audio, pcm16_to_float, vali
 from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer
 from .model import AcousticConfig, AcousticModel, AcousticState
 from .vocab import Alphabet, normalize_text
-from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis, WordSpan
+from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis, PhraseDecoder, WordSpan
 from .endpoint import EndpointConfig, EndpointEvent, Endpointer
 from .lm import NGramLM
 
@@ -28,6 +28,7 @@ __all__ = [
     "AcousticState",
     "GreedyDecoder",
     "BeamSearchDecoder",
+    "PhraseDecoder",
     "Hypothesis",
     "WordSpan",
     "NGramLM",

@@ -1,6 +1,8 @@
-"""CTC decoding of (T, V) natural-log posterior matrices: greedy and prefix beam search.
+"""CTC decoding of (T, V) natural-log posterior matrices: greedy, prefix beam search, phrase lists.
 
-Both decoders run incrementally: `stream()` returns a `DecoderStream` whose
+`PhraseDecoder` (command mode) picks one of a closed list of phrases by exact CTC
+probability, or nothing when the unconstrained best path beats every phrase by more
+than a margin; see its docstring. All decoders run incrementally: `stream()` returns a `DecoderStream` whose
 `advance(chunk)` consumes frames, `partial()` gives the text so far with the length
 of its prefix that can no longer change, and `finalize()` returns the hypotheses.
 `decode(log_probs)` is exactly `stream()` + one `advance` + `finalize`, and every
@@ -59,7 +61,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Hypothesis", "WordSpan", "GreedyDecoder", "BeamSearchDecoder", "DecoderStream"]
+__all__ = ["Hypothesis", "WordSpan", "GreedyDecoder", "BeamSearchDecoder", "PhraseDecoder", "DecoderStream"]
 
 log = logging.getLogger(__name__)
 
@@ -701,3 +703,198 @@ class BeamSearchStream(DecoderStream):
             words = _word_spans(tokens, starts, ends, confs, self._symbols, self._space)
             hyps.append(Hypothesis(text, score, confidence, tokens, words))
         return hyps
+
+
+# ---------------------------------------------------------------------------- phrase lists (command mode)
+
+
+MAX_PHRASES = 2000  # phrases per decoder: the forward pass costs phrases x characters per frame
+MAX_PHRASE_CHARS = 200
+
+
+class PhraseDecoder:
+    """Closed-vocabulary decoding: the result is one of `phrases`, or nothing.
+
+    Every phrase is scored by its exact CTC probability (the forward algorithm over all
+    its alignments, vectorised over the phrases and run incrementally, frame by frame).
+    The unconstrained best path competes as "something else" with its log probability
+    minus `reject_margin`: when no phrase comes within `reject_margin` nats of the best
+    free path, the result is empty text (what was said is not in the list), and the
+    closest phrases are still returned as alternatives.
+
+    Confidence is the softmax share of a phrase among all phrases and "something else".
+    Word spans come from the phrase's best (Viterbi) alignment.
+    phrases: normalised text in the decoder's alphabet (multi-word allowed).
+    """
+
+    def __init__(self, alphabet, phrases: Sequence[str], *, reject_margin: float = 4.0, n_best: int = 3):
+        self.alphabet = alphabet
+        self.symbols = _symbols(alphabet)
+        self.space = self.symbols.index(" ") if " " in self.symbols else None
+        _check_int("n_best", n_best, 1)
+        if not isinstance(reject_margin, (int, float)) or isinstance(reject_margin, bool) or not math.isfinite(reject_margin):
+            raise ValueError(f"reject_margin must be a finite number, got {reject_margin!r}")
+        self.reject_margin = float(reject_margin)
+        self.n_best = n_best
+        self.phrases = self._check_phrases(phrases)
+        index = {s: i for i, s in enumerate(self.symbols) if i != BLANK}
+        labels = [[index[ch] for ch in p] for p in self.phrases]
+        # CTC state s of phrase p: even s = blank, odd s = character (s - 1) // 2
+        n_states = 2 * max(len(lab) for lab in labels) + 1
+        self._labels = labels
+        self._state_token = np.zeros((len(labels), n_states), dtype=np.int64)  # BLANK on even states
+        self._can_skip = np.zeros((len(labels), n_states), dtype=bool)  # s-2 -> s allowed (no blank needed)
+        self._valid = np.zeros((len(labels), n_states), dtype=bool)
+        for p, lab in enumerate(labels):
+            for j, tok in enumerate(lab):
+                self._state_token[p, 2 * j + 1] = tok
+                self._can_skip[p, 2 * j + 1] = j > 0 and lab[j - 1] != tok
+            self._valid[p, : 2 * len(lab) + 1] = True
+        self._last = np.array([2 * len(lab) for lab in labels])  # final blank state; final char is one before
+        self._no_skip = ~self._can_skip
+        self._invalid = ~self._valid
+
+    def _check_phrases(self, phrases) -> tuple[str, ...]:
+        if phrases is None or isinstance(phrases, str):
+            raise ValueError("phrases must be a list of phrases, not " + ("None" if phrases is None else "one string"))
+        cleaned = []
+        for phrase in phrases:
+            if not isinstance(phrase, str):
+                raise ValueError(f"phrase {phrase!r} is not a string")
+            norm = " ".join(phrase.lower().split())
+            if not norm:
+                raise ValueError(f"phrase {phrase!r} is empty")
+            if len(norm) > MAX_PHRASE_CHARS:
+                raise ValueError(f"phrase {phrase[:40]!r}... is longer than {MAX_PHRASE_CHARS} characters")
+            bad = sorted({ch for ch in norm if ch not in self.symbols[1:]})
+            if bad:
+                raise ValueError(f"phrase {phrase!r} has characters outside the alphabet: {bad!r}")
+            cleaned.append(norm)
+        cleaned = list(dict.fromkeys(cleaned))
+        if not cleaned:
+            raise ValueError("phrases is empty: give at least one phrase")
+        if len(cleaned) > MAX_PHRASES:
+            raise ValueError(f"at most {MAX_PHRASES} phrases, got {len(cleaned)}")
+        return tuple(cleaned)
+
+    def decode(self, log_probs) -> list[Hypothesis]:
+        stream = self.stream()
+        stream.advance(log_probs)
+        return stream.finalize()
+
+    def stream(self, hotwords: Sequence[str] | None = None) -> "PhraseStream":
+        if hotwords:
+            raise ValueError("a phrase list cannot also boost hot words (the result is one of the phrases)")
+        return PhraseStream(self)
+
+
+def _ctc_step(alpha: np.ndarray, row: np.ndarray, d: PhraseDecoder, combine) -> np.ndarray:
+    """One frame of the CTC forward (combine=np.logaddexp) or Viterbi (np.maximum) recursion."""
+    one = np.empty_like(alpha)
+    one[:, 0] = NEG_INF
+    one[:, 1:] = alpha[:, :-1]
+    two = np.full_like(alpha, NEG_INF)
+    two[:, 2:] = alpha[:, :-2]
+    two[d._no_skip] = NEG_INF
+    out = combine(combine(alpha, one), two) + row[d._state_token]
+    out[d._invalid] = NEG_INF
+    return out
+
+
+class PhraseStream(DecoderStream):
+    """The state of one incremental phrase-list decoding (see `PhraseDecoder.stream`)."""
+
+    def __init__(self, decoder: PhraseDecoder):
+        self.decoder = decoder
+        self._t = 0
+        # a virtual frame before the first: only the leading blank state is open, with probability 1
+        self._alpha = np.full(decoder._state_token.shape, NEG_INF)
+        self._alpha[:, 0] = 0.0
+        self._free = 0.0  # log probability of the unconstrained best path
+        self._rows: list[np.ndarray] = []  # the posteriors, for the best phrase's alignment at the end
+
+    def advance(self, log_probs) -> None:
+        d = self.decoder
+        lp = _check_log_probs(log_probs, len(d.symbols))
+        if lp.shape[0] == 0:
+            return
+        with np.errstate(invalid="ignore"):  # -inf - -inf inside logaddexp is fine: the result is -inf
+            for row in lp:
+                self._alpha = _ctc_step(self._alpha, row, d, np.logaddexp)
+        self._free += float(lp.max(axis=1).sum())
+        self._rows.append(lp)
+        self._t += lp.shape[0]
+
+    def _scores(self) -> np.ndarray:
+        d, a = self.decoder, self._alpha
+        rows = np.arange(a.shape[0])
+        return np.logaddexp(a[rows, d._last], a[rows, d._last - 1])  # ended on the last char or after it
+
+    def _ranking(self) -> tuple[np.ndarray, list[int], float]:
+        """(phrase scores, the n_best finite ones best first, the score of "something else")."""
+        d = self.decoder
+        scores = self._scores()
+        order = [int(i) for i in np.argsort(-scores, kind="stable")[: d.n_best] if scores[i] > NEG_INF]
+        return scores, order, self._free - d.reject_margin
+
+    def partial(self) -> tuple[str, int]:
+        """The phrase that would win if the utterance ended now ("" for none); it can change until the end."""
+        if self._t == 0:
+            return "", 0
+        scores, order, other = self._ranking()
+        if not order or other > scores[order[0]]:
+            return "", 0
+        return self.decoder.phrases[order[0]], 0
+
+    def finalize(self) -> list[Hypothesis]:
+        d = self.decoder
+        if self._t == 0:
+            return [Hypothesis("", 0.0, 0.0)]
+        scores, order, other = self._ranking()
+        norm = float(np.logaddexp(np.logaddexp.reduce(scores), other))
+        phrase_hyps = [self._hypothesis(i, float(scores[i]), math.exp(scores[i] - norm)) for i in order]
+        if not order or other > scores[order[0]]:
+            return [Hypothesis("", other, math.exp(other - norm))] + phrase_hyps[: d.n_best - 1]
+        return phrase_hyps
+
+    def _hypothesis(self, p: int, score: float, confidence: float) -> Hypothesis:
+        d = self.decoder
+        tokens = d._labels[p]
+        lp = np.concatenate(self._rows)
+        starts, ends, confs = _best_alignment(lp, tokens)
+        words = _word_spans(tokens, starts, ends, confs, d.symbols, d.space)
+        return Hypothesis(d.phrases[p], score, float(min(max(confidence, 0.0), 1.0)), list(tokens), words)
+
+
+def _best_alignment(lp: np.ndarray, tokens: list[int]) -> tuple[list[int], list[int], list[float]]:
+    """Viterbi alignment of one label sequence: per token its first frame, last frame and posterior there."""
+    n_states = 2 * len(tokens) + 1
+    state_token = np.zeros(n_states, dtype=np.int64)
+    can_skip = np.zeros(n_states, dtype=bool)
+    for j, tok in enumerate(tokens):
+        state_token[2 * j + 1] = tok
+        can_skip[2 * j + 1] = j > 0 and tokens[j - 1] != tok
+    T = lp.shape[0]
+    back = np.zeros((T, n_states), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
+    alpha = np.full(n_states, NEG_INF)
+    alpha[0] = 0.0
+    for t in range(T):
+        one = np.concatenate(([NEG_INF], alpha[:-1]))
+        two = np.where(can_skip, np.concatenate(([NEG_INF, NEG_INF], alpha[:-2])), NEG_INF)
+        stacked = np.stack([alpha, one, two])
+        back[t] = stacked.argmax(axis=0)
+        alpha = stacked.max(axis=0) + lp[t, state_token]
+    s = n_states - 1 if alpha[-1] >= alpha[-2] else n_states - 2
+    path = np.empty(T, dtype=np.int64)
+    for t in range(T - 1, -1, -1):
+        path[t] = s
+        s -= int(back[t, s])
+    starts, ends, confs = [], [], []
+    for j in range(len(tokens)):
+        frames = np.flatnonzero(path == 2 * j + 1)
+        if frames.size == 0:  # cannot happen for a finite score; keep spans well-formed anyway
+            frames = np.array([starts[-1] if starts else 0])
+        starts.append(int(frames[0]))
+        ends.append(int(frames[-1]))
+        confs.append(float(math.exp(lp[frames[0], tokens[j]])))
+    return starts, ends, confs

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, validate_samples
-from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis
+from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis, PhraseDecoder
 from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer
 from .lm import NGramLM
 from .model import AcousticConfig, AcousticModel
@@ -96,7 +96,7 @@ def _read_checkpoint(source: str | os.PathLike) -> tuple[dict, Path]:
     return ckpt, path
 
 
-DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus")
+DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "phrase_margin")
 
 
 def _decoding_settings(ckpt: dict, path: Path) -> dict:
@@ -108,6 +108,28 @@ def _decoding_settings(ckpt: dict, path: Path) -> dict:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{path}: decoding setting {name} must be a number, got {value!r}")
     return dict(saved)
+
+
+def write_decoding(source: str | os.PathLike, settings: dict) -> Path:
+    """Store decoder settings (names in DECODING_SETTINGS) in a checkpoint, leaving everything else as it was.
+
+    `source` is a shipped model name or a checkpoint path; returns the file written. The values are
+    checked by loading the result, so a bad one never reaches the file.
+    """
+    ckpt, path = _read_checkpoint(source)
+    unknown = set(settings) - set(DECODING_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown decoding settings {sorted(unknown)}; known: {list(DECODING_SETTINGS)}")
+    ckpt["decoding"] = {**(ckpt.get("decoding") or {}), **settings}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    try:
+        Recognizer.load(tmp, lm=None)
+    except ValueError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, path)
+    return path
 
 
 def _load_lm(source: str | os.PathLike | NGramLM | None) -> NGramLM | None:
@@ -138,6 +160,7 @@ class Recognizer:
         word_bonus: float = 1.0,
         hotword_boost: float = 4.0,
         n_best: int = 3,
+        phrase_margin: float = 4.0,
         metrics: dict | None = None,
     ):
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
@@ -145,6 +168,7 @@ class Recognizer:
         # The decoder checks its settings; build one now so a bad value fails here, not at the first utterance.
         BeamSearchDecoder(alphabet, beam_size=beam_size, lm_weight=lm_weight, word_bonus=word_bonus,
                           hotword_boost=hotword_boost, n_best=n_best)
+        PhraseDecoder(alphabet, ["a"], reject_margin=phrase_margin)
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
         self.model = model.eval()
@@ -158,6 +182,7 @@ class Recognizer:
         self.word_bonus = word_bonus
         self.hotword_boost = hotword_boost
         self.n_best = n_best
+        self.phrase_margin = phrase_margin
         self.metrics = dict(metrics or {})
         self._extractor = FeatureExtractor(self.features)
 
@@ -217,8 +242,13 @@ class Recognizer:
         """Seconds per output frame of the acoustic model."""
         return self.model.frame_shift_seconds
 
-    def _decoder(self, hotwords: Sequence[str] | None):
+    def _decoder(self, hotwords: Sequence[str] | None, phrases: Sequence[str] | None = None):
         hotwords = _check_hotwords(hotwords)
+        if phrases is not None:
+            if hotwords:
+                raise ValueError("give hotwords or phrases, not both (with phrases the result is one of them)")
+            return PhraseDecoder(self.alphabet, _check_hotwords(phrases, "phrases"),
+                                 reject_margin=self.phrase_margin, n_best=self.n_best)
         if self.beam_size == 1 and not hotwords and self.lm is None:
             return GreedyDecoder(self.alphabet)
         return BeamSearchDecoder(
@@ -251,17 +281,22 @@ class Recognizer:
         log_probs, out_lengths, _ = self.model(feats[None], torch.tensor([feats.shape[0]]))  # (1, T', V)
         return log_probs[0, : int(out_lengths[0])].numpy()
 
-    def transcribe(self, samples: np.ndarray, hotwords: Sequence[str] | None = None) -> Transcript:
-        """Recognise one whole utterance (float32 mono at 16 kHz)."""
+    def transcribe(self, samples: np.ndarray, hotwords: Sequence[str] | None = None,
+                   phrases: Sequence[str] | None = None) -> Transcript:
+        """Recognise one whole utterance (float32 mono at 16 kHz).
+
+        hotwords: words or phrases to favour. phrases: a closed list (command mode): the text is
+        the best-fitting phrase, or "" when none fits (the closest ones are the alternatives).
+        """
         samples = validate_samples(samples)
         if samples.size == 0:
             raise ValueError("cannot transcribe empty audio (0 samples)")
-        hyps = self._decoder(hotwords).decode(self.log_probs(samples))
+        hyps = self._decoder(hotwords, phrases).decode(self.log_probs(samples))
         return self._transcript(hyps, samples.size / SAMPLE_RATE)
 
-    def stream(self, hotwords: Sequence[str] | None = None) -> "RecognitionStream":
-        """Start recognising one utterance fed in chunks."""
-        return RecognitionStream(self, hotwords)
+    def stream(self, hotwords: Sequence[str] | None = None, phrases: Sequence[str] | None = None) -> "RecognitionStream":
+        """Start recognising one utterance fed in chunks (hotwords, phrases: as in `transcribe`)."""
+        return RecognitionStream(self, hotwords, phrases)
 
     @torch.inference_mode()
     def feed_many(self, work: Iterable[tuple["RecognitionStream", np.ndarray]]) -> list[Partial]:
@@ -284,10 +319,11 @@ class Recognizer:
 class RecognitionStream:
     """One utterance being recognised incrementally. Not thread-safe; one owner."""
 
-    def __init__(self, recognizer: Recognizer, hotwords: Sequence[str] | None = None):
+    def __init__(self, recognizer: Recognizer, hotwords: Sequence[str] | None = None,
+                 phrases: Sequence[str] | None = None):
         self.recognizer = recognizer
         self._featurizer = StreamingFeaturizer(recognizer.features)
-        self._decoder = recognizer._decoder(hotwords).stream()
+        self._decoder = recognizer._decoder(hotwords, phrases).stream()
         self._state = None  # acoustic model state, None until the first frames
         self._samples = 0
         self._finished = False
@@ -323,10 +359,10 @@ class RecognitionStream:
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
 
 
-def _check_hotwords(hotwords: Sequence[str] | None) -> list[str]:
-    """Normalise hot words like transcripts ("Alexa!" -> "alexa"); the decoder validates the rest."""
+def _check_hotwords(hotwords: Sequence[str] | None, name: str = "hotwords") -> list[str]:
+    """Normalise hot words or phrases like transcripts ("Alexa!" -> "alexa"); the decoder validates the rest."""
     if hotwords is None:
         return []
     if isinstance(hotwords, str):
-        raise ValueError("hotwords must be a list of phrases, not one string")
+        raise ValueError(f"{name} must be a list of phrases, not one string")
     return [normalize_text(p) if isinstance(p, str) else p for p in hotwords]

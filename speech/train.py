@@ -326,8 +326,10 @@ def _entries(manifest, alphabet=None) -> list[ManifestEntry]:
 @torch.no_grad()
 def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=None, device=None,
              max_utts: int | None = None, batch_seconds: float = 60.0, examples: int = 3,
-             progress: bool = False) -> dict:
+             progress: bool = False, phrases: Sequence[str] | None = None) -> dict:
     """Word and character error rates of a Recognizer (its own decoder) or an AcousticModel (greedy) on a manifest.
+
+    ``phrases``: decode with the Recognizer in phrase-list mode (command mode) instead.
 
     ``manifest`` is a path or a list of :class:`ManifestEntry`. Returns dict(wer, cer, n_utts, n_words, n_chars,
     word_errors, char_errors, audio_seconds, compute_seconds, rtf, examples=[(ref, hyp), ...]).
@@ -348,8 +350,10 @@ def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=Non
             x = load_audio(e.audio)
             audio_seconds += len(x) / 16000
             refs.append(e.text)
-            hyps.append(" ".join(rec.transcribe(x).text.split()))
+            hyps.append(" ".join(rec.transcribe(x, phrases=phrases).text.split()))
     else:
+        if phrases is not None:
+            raise ValueError("phrases need a Recognizer (an AcousticModel is scored greedily)")
         from speech.features import FeatureConfig
         from speech.vocab import Alphabet
 

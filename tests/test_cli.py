@@ -55,9 +55,34 @@ def test_transcribe_hotword_and_beam(model_and_audio):
     assert result.returncode == 0, result.stderr
 
 
+def test_transcribe_and_evaluate_with_a_phrase_list(model_and_audio, tmp_path):
+    rec, model, files = model_and_audio
+    phrase_file = tmp_path / "commands.txt"
+    phrase_file.write_text("# commands\nturn on the light\n\nstop  # a comment\n")
+    result = run("transcribe", *map(str, files), "--model", str(model), "--phrases", str(phrase_file),
+                 "--phrase", "Seven", "--json", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    phrases = ["turn on the light", "stop", "seven"]
+    for row, path in zip(map(json.loads, result.stdout.splitlines()), files):
+        expected = rec.transcribe(soundfile.read(path, dtype="float32")[0], phrases=phrases)
+        assert row["text"] == expected.text and row["text"] in phrases + [""]
+        assert [a["text"] for a in row["alternatives"]] == [a.text for a in expected.alternatives]
+
+    manifest = tmp_path / "eval.jsonl"
+    manifest.write_text("".join(json.dumps({"audio": str(f), "text": t, "duration": 1.0}) + "\n"
+                                for f, t in zip(files, ["stop", "seven"])))
+    result = run("evaluate", str(manifest), "--model", str(model), "--phrases", str(phrase_file), "--phrase", "seven",
+                 "--json")
+    assert result.returncode == 0, result.stderr
+    assert [r["decoder"] for r in json.loads(result.stdout)["results"]] == ["phrases"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["transcribe", "{audio}", "--model", "{model}", "--phrase", "yes", "--hotword", "no"], "not both"),
+        (["transcribe", "{audio}", "--model", "{model}", "--phrases", "none.txt"], "no such phrase file: none.txt"),
+        (["transcribe", "{audio}", "--model", "{model}", "--phrase", "?!"], "is empty"),
         (["transcribe", "missing.wav", "--model", "{model}"], "no such file: missing.wav"),
         (["transcribe", "{audio}", "--model", "nowhere.pt"], "no speech model at 'nowhere.pt'"),
         (["transcribe", "{audio}", "--model", "{model}", "--beam", "0"], "beam_size must be an int >= 1"),

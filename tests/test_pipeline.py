@@ -254,18 +254,31 @@ def test_update_settings(assistant):
                              vad={"silence_ms": 500, "sensitivity": "high"}, reply={"max_length": 5})
     assert updated["type"] == "session.updated"
     settings = updated["settings"]
-    assert settings["asr"] == {"partials": False, "hotwords": ["kitchen lights"]}
+    assert settings["asr"] == {"partials": False, "hotwords": ["kitchen lights"], "phrases": []}
     assert settings["vad"] == {"mode": "server", "silence_ms": 500, "sensitivity": "high"}
     assert settings["reply"]["max_length"] == 5
     assert session.update()["settings"] == settings  # an empty update changes nothing
     for bad in [{"reply": {"strategy": "telepathy"}}, {"reply": {"max_lenght": 3}},
-                {"vad": {"silence_ms": 5}}, {"vad": {"mode": "psychic"}}, {"asr": {"hotwords": ["!!!"]}}]:
+                {"vad": {"silence_ms": 5}}, {"vad": {"mode": "psychic"}}, {"asr": {"hotwords": ["!!!"]}},
+                {"asr": {"phrases": ["yes", "!!!"]}}, {"asr": {"phrases": ["x" * 300]}}]:
         with pytest.raises(ProtocolError) as info:
             session.update(**bad)
         assert info.value.code == "bad_field", bad
     assert session.settings.to_dict() == settings  # unchanged by the failures
     list(session.respond("hi").events())
     assert len(session.reply._stream.tokens) <= 5
+
+
+def test_phrase_mode_transcripts_are_from_the_list(assistant):
+    session = assistant.open_session(asr={"phrases": ["Yes", "no", "turn on the light"], "hotwords": ["kitchen"]},
+                                     vad={"mode": "client"})
+    assert session.settings.to_dict()["asr"]["phrases"] == ["Yes", "no", "turn on the light"]
+    for frame in frames(utterance(0.1, 0.5, 0.1)):
+        session.feed_audio(frame)
+    final = [e for e in session.end_utterance() if e["type"] == "transcript.final"][0]
+    assert final["text"] in {"yes", "no", "turn on the light", ""}
+    session.update(asr={"phrases": []})  # back to open vocabulary (and the hot words)
+    assert session.settings.phrases == ()
 
 
 def test_partials_can_be_switched_off(assistant):

@@ -294,6 +294,13 @@ def test_session_update_and_end(client):
     client.send({"type": "session.update", "asr": {"hotwords": ["lights"]}, "vad": {"mode": "client"}})
     updated = client.until("session.updated")[-1]
     assert updated["settings"]["asr"]["hotwords"] == ["lights"] and updated["settings"]["vad"]["mode"] == "client"
+    client.send({"type": "session.update", "asr": {"phrases": ["yes", "no", "lights on"]}})
+    assert client.until("session.updated")[-1]["settings"]["asr"]["phrases"] == ["yes", "no", "lights on"]
+    client.send({"type": "session.update", "asr": {"phrases": ["yes", "ça"]}})  # accents are normalised away
+    assert client.until("session.updated")[-1]["settings"]["asr"]["phrases"] == ["yes", "ça"]
+    client.send({"type": "session.update", "asr": {"phrases": ["yes", "!!"]}})
+    error = client.until("error")[-1]
+    assert error["code"] == "bad_field" and "asr.phrases" in error["message"]
     client.send({"type": "session.end"})
     ended = client.until("session.ended")[-1]
     assert ended["reason"] == "client"
