@@ -29,6 +29,7 @@ commands:
   /new            start a new conversation
   /history        show the stored turns of this conversation
   /hotword WORD   boost WORD in speech recognition (/hotword alone lists them, /hotword clear removes all)
+  /phrases A, B   command mode: speech is heard as one of these phrases or not at all (/phrases clear ends it)
   /audio FILE     send a recording as speech
   /help           this help
   /quit           leave (also Ctrl-D)
@@ -64,7 +65,8 @@ class Backend:
         """Stop the reply being generated (Ctrl-C during a reply): its remaining events."""
         return iter(())
 
-    def set_hotwords(self, words: list[str]) -> None:
+    def set_asr(self, **changes: list[str]) -> None:
+        """Change recognition settings (hotwords=[...], phrases=[...]) from the next utterance on."""
         raise NotImplementedError
 
     def history(self) -> list[dict[str, Any]]:
@@ -94,6 +96,7 @@ class RemoteBackend(Backend):
         self.session = RemoteSession(url, token)
         self.timeout = timeout  # seconds without any event before a turn is given up
         self.hotwords: list[str] = []
+        self.phrases: list[str] = []
         self.turns: list[dict[str, Any]] = []  # what this client saw, for /history
         self._reply_id: str | None = None  # the reply streaming now
         self._user_text: str | None = None  # what the streaming reply answers
@@ -108,7 +111,7 @@ class RemoteBackend(Backend):
         if self.conversation_id is not None:  # a running session: end it first
             self.session.send({"type": "session.end"})
             self._until({"session.ended"})
-        started = self.session.start(conversation_id=conversation_id, hotwords=self.hotwords)
+        started = self.session.start(conversation_id=conversation_id, hotwords=self.hotwords, phrases=self.phrases)
         self.conversation_id = started.get("conversation_id")
         if conversation_id is None or conversation_id != self.conversation_id:
             self.turns = []
@@ -167,7 +170,7 @@ class RemoteBackend(Backend):
             self.session.close()
             self.session = RemoteSession(self.url, self.token)
             self.info = self.session.connect()
-            self.session.start(conversation_id=self.conversation_id, hotwords=self.hotwords)
+            self.session.start(conversation_id=self.conversation_id, hotwords=self.hotwords, phrases=self.phrases)
 
     def text(self, text: str) -> Iterator[dict[str, Any]]:
         self._fresh()
@@ -215,13 +218,14 @@ class RemoteBackend(Backend):
         self.session.send({"type": "reply.cancel", "reply_id": self._reply_id})
         yield from self._events_until_reply_done(self._user_text)
 
-    def set_hotwords(self, words: list[str]) -> None:
+    def set_asr(self, **changes: list[str]) -> None:
         if self.conversation_id is not None:
-            self.session.send({"type": "session.update", "asr": {"hotwords": list(words)}})
+            self.session.send({"type": "session.update", "asr": {k: list(v) for k, v in changes.items()}})
             answer = self._until({"session.updated", "error"})[-1]
             if answer.get("type") == "error":
                 raise ChatError(f"{answer.get('message')} ({answer.get('code')})")
-        self.hotwords = list(words)
+        for name, value in changes.items():
+            setattr(self, name, list(value))
 
     def history(self) -> list[dict[str, Any]]:
         """The stored conversation from the server (GET /v1/conversations/ID), else what this client saw."""
@@ -260,6 +264,7 @@ class LocalBackend(Backend):
         self.owns = owns  # close the assistant (its database) with the backend
         self.session = None
         self.hotwords: list[str] = []
+        self.phrases: list[str] = []
 
     @classmethod
     def load(cls, *, speech_model: str = "en", dialogue_model: str = "en", db: str | None = None,
@@ -292,7 +297,7 @@ class LocalBackend(Backend):
             self.session.close()
         try:
             self.session = self.assistant.open_session(
-                conversation_id, asr={"hotwords": self.hotwords}, vad={"mode": "client"})
+                conversation_id, asr={"hotwords": self.hotwords, "phrases": self.phrases}, vad={"mode": "client"})
         except ProtocolError as exc:
             raise ChatError(exc.message) from None
         self.conversation_id = self.session.conversation_id
@@ -322,14 +327,15 @@ class LocalBackend(Backend):
         except ProtocolError:
             return
 
-    def set_hotwords(self, words: list[str]) -> None:
+    def set_asr(self, **changes: list[str]) -> None:
         from .protocol import ProtocolError
 
         try:
-            self.session.update(asr={"hotwords": list(words)})
+            self.session.update(asr={k: list(v) for k, v in changes.items()})
         except ProtocolError as exc:
             raise ChatError(exc.message) from None
-        self.hotwords = list(words)
+        for name, value in changes.items():
+            setattr(self, name, list(value))
 
     def history(self) -> list[dict[str, Any]]:
         return self.assistant.memory.export_conversation(self.conversation_id)["turns"]
@@ -585,8 +591,14 @@ class Chat:
                 if arg not in self.hotwords:
                     self.hotwords.append(arg)
             if arg:
-                self.backend.set_hotwords(self.hotwords)
+                self.backend.set_asr(hotwords=self.hotwords)
             self.view.info("hot words: " + (", ".join(self.hotwords) if self.hotwords else "none"))
+        elif name == "phrases":
+            if arg:
+                phrases = [] if arg == "clear" else [p.strip() for p in arg.split(",") if p.strip()]
+                self.backend.set_asr(phrases=phrases)
+            phrases = self.backend.phrases
+            self.view.info("command mode: " + ", ".join(phrases) if phrases else "command mode off (open vocabulary)")
         elif name == "audio":
             if not arg:
                 raise ChatError("usage: /audio FILE")
@@ -639,6 +651,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="conversation database, in-process mode (default: data/assistant.db)")
     parser.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
     parser.add_argument("--hotword", action="append", default=[], metavar="WORD", help="boost a word (repeatable)")
+    parser.add_argument("--phrase", action="append", default=[], metavar="TEXT",
+                        help="command mode: speech is heard as one of these phrases or not at all (repeatable)")
     speech = parser.add_argument_group("speech from a file")
     speech.add_argument("--audio", metavar="FILE", help="send a recording (wav, flac, ogg, mp3) as speech first")
     speech.add_argument("--fast", action="store_true", help="send the recording as fast as possible, not in real time")
@@ -686,6 +700,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         try:
             if args.hotword:
                 backend.hotwords = list(args.hotword)
+            if args.phrase:
+                backend.phrases = list(args.phrase)
             conversation = backend.start(args.conversation)
         except (ClientError, ChatError, ValueError, LookupError) as exc:
             return fail(str(exc).strip("'\""))

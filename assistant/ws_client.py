@@ -123,7 +123,7 @@ class RemoteSession:
         return event
 
     def start(self, *, conversation_id: str | None = None, hotwords: list[str] | None = None,
-              vad_mode: str = "client", partials: bool = True, reply: dict | None = None,
+              phrases: list[str] | None = None, vad_mode: str = "client", partials: bool = True, reply: dict | None = None,
               timeout: float = 10.0) -> dict[str, Any]:
         """Send session.start and return session.started (a ClientError for an error event)."""
         message: dict[str, Any] = {
@@ -131,7 +131,7 @@ class RemoteSession:
             "protocol": 1,
             "language": "en",
             "audio": {"sample_rate": 16000, "encoding": "pcm16"},
-            "asr": {"partials": partials, "hotwords": list(hotwords or [])},
+            "asr": {"partials": partials, "hotwords": list(hotwords or []), "phrases": list(phrases or [])},
             "vad": {"mode": vad_mode},
         }
         if conversation_id:

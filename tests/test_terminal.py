@@ -135,10 +135,13 @@ def test_resume_new_and_hotword_commands(models, tmp_path):
     assert status == 0
     conversation = re.search(r"conversation (\w+)", out).group(1)
     status, out = run_chat(["--db", str(db), "--conversation", conversation],
-                           ["/history", "/hotword kitchen", "/hotword", "/new", "/history", "/help"], models)
+                           ["/history", "/hotword kitchen", "/hotword", "/phrases yes, no,  lights on", "/new",
+                            "/phrases", "/phrases clear", "/history", "/help"], models)
     assert status == 0, out
     assert "(resumed)" in out and "  user: first turn" in out
     assert out.count("* hot words: kitchen") == 2
+    assert out.count("* command mode: yes, no, lights on") == 2  # kept by /new
+    assert "* command mode off (open vocabulary)" in out
     new_id = re.search(r"new conversation (\w+)", out).group(1)
     assert new_id != conversation
     assert "no turns stored in this conversation yet" in out
@@ -228,8 +231,9 @@ def server(models, tmp_path_factory):
 def test_remote_typed_turns_and_resume(server):
     url, db = server
     status, out = run_chat(["--url", url], ["hello there", "how are you", "/history", "/hotword kitchen",
-                                            "/new", "/history"])
+                                            "/phrases yes, no", "/phrases ?!", "/phrases clear", "/new", "/history"])
     assert status == 0, out
+    assert "* command mode: yes, no" in out and "asr.phrases" in out and "command mode off" in out
     assert len(reply_lines(out)) == 2 and "  user: how are you" in out
     assert "* hot words: kitchen" in out
     assert re.search(r"\* new conversation \w+\n\* no turns stored in this conversation yet", out), out
