@@ -162,6 +162,31 @@ def test_push_to_talk(page, demo_server):
 
 
 @pytest.mark.slow
+def test_command_phrases(page, demo_server):
+    open_demo(page, demo_server)
+    page.fill("#phrases", "lights on, lights off")
+    page.dispatch_event("#phrases", "change")  # sends session.update with asr.phrases
+    page.locator("label", has_text="Push-to-talk").click()
+    box = page.locator("#mic").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_function("window.assistantDemo.state.talking && window.assistantDemo.counts.audioFrames > 25",
+                           timeout=TIMEOUT_MS)
+    page.mouse.up()
+    page.wait_for_function("window.assistantDemo.counts['transcript.final'] >= 1", timeout=TIMEOUT_MS)
+    # the generated 'syllables' are either heard as one of the phrases (a user message and a reply),
+    # or as none of them (a warning that names the closest phrases, and no reply)
+    page.wait_for_function("document.querySelector('.message.user') !== null || "
+                           "document.getElementById('banner-text').textContent.includes('command phrases')",
+                           timeout=TIMEOUT_MS)
+    users = page.locator(".message.user .text").all_inner_texts()
+    if users:
+        assert users[-1].strip() in ("lights on", "lights off")
+    else:
+        assert "closest: lights o" in page.inner_text("#banner-text")
+
+
+@pytest.mark.slow
 def test_typed_message_and_continuing_a_conversation(page, browser, demo_server):
     open_demo(page, demo_server)
     page.fill("#text-input", "hello there")

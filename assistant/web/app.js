@@ -34,6 +34,7 @@
     send: $("send"),
     speak: $("speak-toggle"),
     hotwords: $("hotwords"),
+    phrases: $("phrases"),
     modelInfo: $("model-info"),
     list: $("conversation-list"),
     newConversation: $("new-conversation"),
@@ -97,12 +98,15 @@
     ui.messages.scrollTop = ui.messages.scrollHeight;
   }
 
-  function hotwords() {
-    return ui.hotwords.value
+  function commaList(input) {
+    return input.value
       .split(",")
       .map((w) => w.trim())
       .filter(Boolean);
   }
+
+  const hotwords = () => commaList(ui.hotwords);
+  const phrases = () => commaList(ui.phrases); // command mode when not empty
 
   function formatMs(value) {
     if (value === undefined || value === null || Number.isNaN(Number(value))) return "–";
@@ -344,7 +348,7 @@
       protocol: PROTOCOL,
       language: "en",
       audio: { sample_rate: 16000, encoding: "pcm16" },
-      asr: { partials: true, hotwords: hotwords() },
+      asr: { partials: true, hotwords: hotwords(), phrases: phrases() },
       vad: { mode: state.mode === "hands-free" ? "server" : "client" },
     };
     if (state.conversationId) start.conversation_id = state.conversationId;
@@ -509,9 +513,15 @@
       hidePartial();
       ui.mic.classList.remove("hearing");
       const text = (event.text || "").trim();
+      const alternatives = (event.alternatives || []).map((a) => (typeof a === "string" ? a : a.text)).filter(Boolean);
+      if (!text && phrases().length) {
+        // command mode: what was said is none of the phrases; no reply follows
+        const closest = alternatives.length ? ` (closest: ${alternatives.join(", ")})` : "";
+        showBanner(`Not one of the command phrases${closest}.`, "warning");
+        return;
+      }
       if (!text) return;
       const confidence = typeof event.confidence === "number" ? `confidence ${(event.confidence * 100).toFixed(0)}%` : "";
-      const alternatives = (event.alternatives || []).map((a) => (typeof a === "string" ? a : a.text)).filter(Boolean);
       const title = [confidence, alternatives.length ? `alternatives: ${alternatives.join(" | ")}` : ""].filter(Boolean).join("\n");
       const msg = addMessage("user", text, { via: "· spoken", title });
       msg.el.dataset.utteranceId = event.utterance_id ?? "";
@@ -809,6 +819,10 @@
 
   ui.hotwords.addEventListener("change", () => {
     send({ type: "session.update", asr: { partials: true, hotwords: hotwords() } });
+  });
+
+  ui.phrases.addEventListener("change", () => {
+    send({ type: "session.update", asr: { phrases: phrases() } });
   });
 
   // ------------------------------------------------------------ typed input
