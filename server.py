@@ -493,6 +493,7 @@ class AssistantServer:
             "min_frame_ms": 10, "max_message_bytes": cfg.max_message_bytes, "max_text_chars": cfg.max_text_chars,
             "max_session_seconds": cfg.max_session_seconds, "idle_timeout_seconds": cfg.idle_timeout_seconds,
             "max_sessions": cfg.max_sessions, "max_backlog_seconds": cfg.max_backlog_seconds,
+            "max_list_items": protocol.MAX_LIST_ITEMS, "max_list_item_chars": protocol.MAX_LIST_ITEM_CHARS,  # asr.hotwords, asr.phrases
         }
 
     async def start(self) -> None:

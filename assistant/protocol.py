@@ -33,7 +33,8 @@ SENSITIVITIES = ("low", "medium", "high")
 MAX_AUDIO_BYTES = 32000  # 1 s of audio
 MAX_MESSAGE_BYTES = 65536
 MAX_TEXT_CHARS = 2000
-MAX_HOTWORDS = 100
+MAX_LIST_ITEMS = 100  # items of a list-of-strings field (asr.hotwords, asr.phrases)
+MAX_LIST_ITEM_CHARS = 100
 
 # Stable error codes -> when they are sent. Clients switch on these strings; never rename one.
 ERROR_CODES: dict[str, str] = {
@@ -229,10 +230,10 @@ def _check_value(spec: Field, value: Any, where: str, max_text_chars: int) -> An
     if kind == "string" and len(value) > max_text_chars:
         raise ProtocolError("too_large", f"{where} has {len(value)} characters; the limit is {max_text_chars}")
     if kind == "strings":
-        if len(value) > MAX_HOTWORDS:
-            raise ProtocolError("too_large", f"{where} has {len(value)} items; the limit is {MAX_HOTWORDS}")
-        if any(len(v) > 100 for v in value):
-            raise ProtocolError("too_large", f"{where} has an item over 100 characters")
+        if len(value) > MAX_LIST_ITEMS:
+            raise ProtocolError("too_large", f"{where} has {len(value)} items; the limit is {MAX_LIST_ITEMS}")
+        if any(len(v) > MAX_LIST_ITEM_CHARS for v in value):
+            raise ProtocolError("too_large", f"{where} has an item over {MAX_LIST_ITEM_CHARS} characters")
     if kind == "object" and spec.fields:
         checked = dict(value)  # unknown sub-fields are kept (they may be options checked later) but untouched
         for sub in spec.fields:
