@@ -725,6 +725,10 @@ class PhraseDecoder:
     Confidence is the softmax share of a phrase among all phrases and "something else".
     Word spans come from the phrase's best (Viterbi) alignment.
     phrases: normalised text in the decoder's alphabet (multi-word allowed).
+
+    Cost per frame grows with the number of phrases times the longest one. Real-time factors of the
+    decoding alone, one thread: 35 words 0.003; 100 phrases of up to 100 characters (the wire limit)
+    0.03; 2,000 phrases of up to 30 characters 0.17.
     """
 
     def __init__(self, alphabet, phrases: Sequence[str], *, reject_margin: float = 4.0, n_best: int = 3):
