@@ -41,15 +41,14 @@ def _load_recognizer(args):
 
 def _phrases(args) -> list[str] | None:
     """The phrase list of --phrase and --phrases FILE (one phrase per line; # starts a comment), or None."""
+    from speech.decoder import read_phrases
+
     phrases = list(args.phrase or [])
     if args.phrases:
         path = Path(args.phrases)
         if not path.is_file():
             raise CommandError(f"no such phrase file: {path}")
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                phrases.append(line)
+        phrases += read_phrases(path)
         if not phrases:
             raise CommandError(f"no phrases in {path}")
     return phrases or None

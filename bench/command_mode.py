@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from speech import PhraseDecoder, Recognizer, load_audio, normalize_text  # noqa: E402
 from speech.data import read_manifest  # noqa: E402
+from speech.decoder import read_phrases  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, float("inf"))
@@ -69,8 +70,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    lines = [line.split("#", 1)[0].strip() for line in Path(args.phrases).read_text(encoding="utf-8").splitlines()]
-    phrases = [normalize_text(p) for p in lines if p]
+    phrases = [normalize_text(p) for p in read_phrases(args.phrases)]
     recognizer = Recognizer.load(args.model, lm=None, beam_size=1)
     decoder = PhraseDecoder(recognizer.alphabet, phrases, reject_margin=0.0, n_best=2)
     listed = set(decoder.phrases)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from speech import Recognizer, load_audio  # noqa: E402
 from speech.audio import float_to_pcm16  # noqa: E402
 from speech.data import read_manifest  # noqa: E402
+from speech.decoder import read_phrases  # noqa: E402
 from speech.train import cer, wer  # noqa: E402
 from speech.vocab import normalize_text  # noqa: E402
 
@@ -73,9 +74,8 @@ class Ours:
         return self.recognizer.transcribe(audio, phrases=self.phrases).text
 
 
-def read_phrases(path: str) -> list[str]:
-    phrases = [line.split("#", 1)[0].strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
-    phrases = [normalize_text(p) for p in phrases if p]
+def normalized_phrases(path: str) -> list[str]:
+    phrases = [normalize_text(p) for p in read_phrases(path)]
     if not phrases:
         raise SystemExit(f"compare_asr: no phrases in {path}")
     return phrases
@@ -151,7 +151,7 @@ def main(argv=None):
     if not args.no_pocketsphinx:
         systems.append(PocketSphinx())
     if args.phrases:
-        phrases = read_phrases(args.phrases)
+        phrases = normalized_phrases(args.phrases)
         systems.append(Ours(recognizer, 1, False, phrases))
         if not args.no_pocketsphinx:
             systems.append(PocketSphinx(phrases))

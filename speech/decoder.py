@@ -112,6 +112,26 @@ def _check_log_probs(log_probs, vocab_size: int) -> np.ndarray:
     return lp
 
 
+def _clean_phrases(phrases, symbols, name: str, item: str, max_chars: int | None = None) -> tuple[str, ...]:
+    """Phrases as lowercase single-spaced text in the alphabet, deduplicated; ValueError naming a bad one."""
+    if isinstance(phrases, str):
+        raise ValueError(f"{name} must be a list of phrases, not one string")
+    cleaned = []
+    for phrase in phrases:
+        if not isinstance(phrase, str):
+            raise ValueError(f"{item} {phrase!r} is not a string")
+        norm = " ".join(phrase.lower().split())
+        if not norm:
+            raise ValueError(f"{item} {phrase!r} is empty")
+        if max_chars is not None and len(norm) > max_chars:
+            raise ValueError(f"{item} {phrase[:40]!r}... is longer than {max_chars} characters")
+        bad = sorted({ch for ch in norm if ch not in symbols[1:]})
+        if bad:
+            raise ValueError(f"{item} {phrase!r} has characters outside the alphabet: {bad!r}")
+        cleaned.append(norm)
+    return tuple(dict.fromkeys(cleaned))
+
+
 def _lse(a: float, b: float) -> float:
     if a < b:
         a, b = b, a
@@ -379,20 +399,7 @@ class BeamSearchDecoder:
     def _check_hotwords(self, hotwords) -> tuple[str, ...]:
         if hotwords is None:
             return ()
-        if isinstance(hotwords, str):
-            raise ValueError("hotwords must be a list of phrases, not one string")
-        cleaned = []
-        for phrase in hotwords:
-            if not isinstance(phrase, str):
-                raise ValueError(f"hot word {phrase!r} is not a string")
-            norm = " ".join(phrase.lower().split())
-            if not norm:
-                raise ValueError(f"hot word {phrase!r} is empty")
-            bad = sorted({ch for ch in norm if ch not in self.symbols[1:]})
-            if bad:
-                raise ValueError(f"hot word {phrase!r} has characters outside the alphabet: {bad!r}")
-            cleaned.append(norm)
-        return tuple(dict.fromkeys(cleaned))
+        return _clean_phrases(hotwords, self.symbols, "hotwords", "hot word")
 
     def decode(self, log_probs) -> list[Hypothesis]:
         """Hypotheses for a whole (T, V) matrix, best first (at most n_best, distinct texts)."""
@@ -708,6 +715,13 @@ class BeamSearchStream(DecoderStream):
 # ---------------------------------------------------------------------------- phrase lists (command mode)
 
 
+def read_phrases(path) -> list[str]:
+    """The phrases of a text file: one per line, `#` starts a comment, blank lines skipped (not normalised)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [line.split("#", 1)[0].strip() for line in f]
+    return [line for line in lines if line]
+
+
 MAX_PHRASES = 2000  # phrases per decoder: the forward pass costs phrases x characters per frame
 MAX_PHRASE_CHARS = 200
 
@@ -743,43 +757,21 @@ class PhraseDecoder:
         self.phrases = self._check_phrases(phrases)
         index = {s: i for i, s in enumerate(self.symbols) if i != BLANK}
         labels = [[index[ch] for ch in p] for p in self.phrases]
-        # CTC state s of phrase p: even s = blank, odd s = character (s - 1) // 2
-        n_states = 2 * max(len(lab) for lab in labels) + 1
         self._labels = labels
-        self._state_token = np.zeros((len(labels), n_states), dtype=np.int64)  # BLANK on even states
-        self._can_skip = np.zeros((len(labels), n_states), dtype=bool)  # s-2 -> s allowed (no blank needed)
-        self._valid = np.zeros((len(labels), n_states), dtype=bool)
-        for p, lab in enumerate(labels):
-            for j, tok in enumerate(lab):
-                self._state_token[p, 2 * j + 1] = tok
-                self._can_skip[p, 2 * j + 1] = j > 0 and lab[j - 1] != tok
-            self._valid[p, : 2 * len(lab) + 1] = True
+        self._state_token, self._can_skip, self._valid = _ctc_states(labels)
         self._last = np.array([2 * len(lab) for lab in labels])  # final blank state; final char is one before
         self._no_skip = ~self._can_skip
         self._invalid = ~self._valid
 
     def _check_phrases(self, phrases) -> tuple[str, ...]:
-        if phrases is None or isinstance(phrases, str):
-            raise ValueError("phrases must be a list of phrases, not " + ("None" if phrases is None else "one string"))
-        cleaned = []
-        for phrase in phrases:
-            if not isinstance(phrase, str):
-                raise ValueError(f"phrase {phrase!r} is not a string")
-            norm = " ".join(phrase.lower().split())
-            if not norm:
-                raise ValueError(f"phrase {phrase!r} is empty")
-            if len(norm) > MAX_PHRASE_CHARS:
-                raise ValueError(f"phrase {phrase[:40]!r}... is longer than {MAX_PHRASE_CHARS} characters")
-            bad = sorted({ch for ch in norm if ch not in self.symbols[1:]})
-            if bad:
-                raise ValueError(f"phrase {phrase!r} has characters outside the alphabet: {bad!r}")
-            cleaned.append(norm)
-        cleaned = list(dict.fromkeys(cleaned))
+        if phrases is None:
+            raise ValueError("phrases must be a list of phrases, not None")
+        cleaned = _clean_phrases(phrases, self.symbols, "phrases", "phrase", MAX_PHRASE_CHARS)
         if not cleaned:
             raise ValueError("phrases is empty: give at least one phrase")
         if len(cleaned) > MAX_PHRASES:
             raise ValueError(f"at most {MAX_PHRASES} phrases, got {len(cleaned)}")
-        return tuple(cleaned)
+        return cleaned
 
     def decode(self, log_probs) -> list[Hypothesis]:
         stream = self.stream()
@@ -792,15 +784,30 @@ class PhraseDecoder:
         return PhraseStream(self)
 
 
-def _ctc_step(alpha: np.ndarray, row: np.ndarray, d: PhraseDecoder, combine) -> np.ndarray:
-    """One frame of the CTC forward (combine=np.logaddexp) or Viterbi (np.maximum) recursion."""
+def _ctc_states(labels: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CTC states of label sequences, padded to the longest: state s of sequence p is blank for even s,
+    character (s - 1) // 2 for odd s. Returns (token of each state, s-2 -> s allowed, state exists), (P, S) each."""
+    n_states = 2 * max(len(lab) for lab in labels) + 1
+    state_token = np.zeros((len(labels), n_states), dtype=np.int64)  # BLANK on even states
+    can_skip = np.zeros((len(labels), n_states), dtype=bool)  # no blank needed between different characters
+    valid = np.zeros((len(labels), n_states), dtype=bool)
+    for p, lab in enumerate(labels):
+        for j, tok in enumerate(lab):
+            state_token[p, 2 * j + 1] = tok
+            can_skip[p, 2 * j + 1] = j > 0 and lab[j - 1] != tok
+        valid[p, : 2 * len(lab) + 1] = True
+    return state_token, can_skip, valid
+
+
+def _ctc_step(alpha: np.ndarray, row: np.ndarray, d: PhraseDecoder) -> np.ndarray:
+    """One frame of the CTC forward recursion for every phrase at once."""
     one = np.empty_like(alpha)
     one[:, 0] = NEG_INF
     one[:, 1:] = alpha[:, :-1]
     two = np.full_like(alpha, NEG_INF)
     two[:, 2:] = alpha[:, :-2]
     two[d._no_skip] = NEG_INF
-    out = combine(combine(alpha, one), two) + row[d._state_token]
+    out = np.logaddexp(np.logaddexp(alpha, one), two) + row[d._state_token]
     out[d._invalid] = NEG_INF
     return out
 
@@ -824,7 +831,7 @@ class PhraseStream(DecoderStream):
             return
         with np.errstate(invalid="ignore"):  # -inf - -inf inside logaddexp is fine: the result is -inf
             for row in lp:
-                self._alpha = _ctc_step(self._alpha, row, d, np.logaddexp)
+                self._alpha = _ctc_step(self._alpha, row, d)
         self._free += float(lp.max(axis=1).sum())
         self._rows.append(lp)
         self._t += lp.shape[0]
@@ -856,15 +863,15 @@ class PhraseStream(DecoderStream):
             return [Hypothesis("", 0.0, 0.0)]
         scores, order, other = self._ranking()
         norm = float(np.logaddexp(np.logaddexp.reduce(scores), other))
-        phrase_hyps = [self._hypothesis(i, float(scores[i]), math.exp(scores[i] - norm)) for i in order]
+        lp = np.concatenate(self._rows)
+        phrase_hyps = [self._hypothesis(lp, i, float(scores[i]), math.exp(scores[i] - norm)) for i in order]
         if not order or other > scores[order[0]]:
             return [Hypothesis("", other, math.exp(other - norm))] + phrase_hyps[: d.n_best - 1]
         return phrase_hyps
 
-    def _hypothesis(self, p: int, score: float, confidence: float) -> Hypothesis:
+    def _hypothesis(self, lp: np.ndarray, p: int, score: float, confidence: float) -> Hypothesis:
         d = self.decoder
         tokens = d._labels[p]
-        lp = np.concatenate(self._rows)
         starts, ends, confs = _best_alignment(lp, tokens)
         words = _word_spans(tokens, starts, ends, confs, d.symbols, d.space)
         return Hypothesis(d.phrases[p], score, float(min(max(confidence, 0.0), 1.0)), list(tokens), words)
@@ -872,12 +879,9 @@ class PhraseStream(DecoderStream):
 
 def _best_alignment(lp: np.ndarray, tokens: list[int]) -> tuple[list[int], list[int], list[float]]:
     """Viterbi alignment of one label sequence: per token its first frame, last frame and posterior there."""
-    n_states = 2 * len(tokens) + 1
-    state_token = np.zeros(n_states, dtype=np.int64)
-    can_skip = np.zeros(n_states, dtype=bool)
-    for j, tok in enumerate(tokens):
-        state_token[2 * j + 1] = tok
-        can_skip[2 * j + 1] = j > 0 and tokens[j - 1] != tok
+    state_tokens, skips, _ = _ctc_states([tokens])
+    state_token, can_skip = state_tokens[0], skips[0]
+    n_states = state_token.size
     T = lp.shape[0]
     back = np.zeros((T, n_states), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
     alpha = np.full(n_states, NEG_INF)

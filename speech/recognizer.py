@@ -243,11 +243,11 @@ class Recognizer:
         return self.model.frame_shift_seconds
 
     def _decoder(self, hotwords: Sequence[str] | None, phrases: Sequence[str] | None = None):
-        hotwords = _check_hotwords(hotwords)
+        hotwords = _normalize_phrases(hotwords)
         if phrases is not None:
             if hotwords:
                 raise ValueError("give hotwords or phrases, not both (with phrases the result is one of them)")
-            return PhraseDecoder(self.alphabet, _check_hotwords(phrases, "phrases"),
+            return PhraseDecoder(self.alphabet, _normalize_phrases(phrases, "phrases"),
                                  reject_margin=self.phrase_margin, n_best=self.n_best)
         if self.beam_size == 1 and not hotwords and self.lm is None:
             return GreedyDecoder(self.alphabet)
@@ -359,7 +359,7 @@ class RecognitionStream:
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
 
 
-def _check_hotwords(hotwords: Sequence[str] | None, name: str = "hotwords") -> list[str]:
+def _normalize_phrases(hotwords: Sequence[str] | None, name: str = "hotwords") -> list[str]:
     """Normalise hot words or phrases like transcripts ("Alexa!" -> "alexa"); the decoder validates the rest."""
     if hotwords is None:
         return []
