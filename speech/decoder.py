@@ -750,9 +750,7 @@ class PhraseDecoder:
         self.symbols = _symbols(alphabet)
         self.space = self.symbols.index(" ") if " " in self.symbols else None
         _check_int("n_best", n_best, 1)
-        if not isinstance(reject_margin, (int, float)) or isinstance(reject_margin, bool) or not math.isfinite(reject_margin):
-            raise ValueError(f"reject_margin must be a finite number, got {reject_margin!r}")
-        self.reject_margin = float(reject_margin)
+        self.reject_margin = self.check_margin(reject_margin)
         self.n_best = n_best
         self.phrases = self._check_phrases(phrases)
         index = {s: i for i, s in enumerate(self.symbols) if i != BLANK}
@@ -762,6 +760,13 @@ class PhraseDecoder:
         self._last = np.array([2 * len(lab) for lab in labels])  # final blank state; final char is one before
         self._no_skip = ~self._can_skip
         self._invalid = ~self._valid
+
+    @staticmethod
+    def check_margin(reject_margin) -> float:
+        """The reject margin as a float; ValueError unless it is a finite number."""
+        if not isinstance(reject_margin, (int, float)) or isinstance(reject_margin, bool) or not math.isfinite(reject_margin):
+            raise ValueError(f"reject_margin must be a finite number, got {reject_margin!r}")
+        return float(reject_margin)
 
     def _check_phrases(self, phrases) -> tuple[str, ...]:
         if phrases is None:

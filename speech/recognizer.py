@@ -168,7 +168,7 @@ class Recognizer:
         # The decoder checks its settings; build one now so a bad value fails here, not at the first utterance.
         BeamSearchDecoder(alphabet, beam_size=beam_size, lm_weight=lm_weight, word_bonus=word_bonus,
                           hotword_boost=hotword_boost, n_best=n_best)
-        PhraseDecoder(alphabet, ["a"], reject_margin=phrase_margin)
+        PhraseDecoder.check_margin(phrase_margin)
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
         self.model = model.eval()
