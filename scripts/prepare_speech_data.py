@@ -27,7 +27,7 @@ from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
 STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula",
-          "ktuberling", "klettres", "tuxpaint", "warzone", "bass")
+          "ktuberling", "klettres", "tuxpaint", "warzone", "bass", "toolkit")
 ENGINES = ("espeak-ng", "flite", "festival")
 DEFAULT_ENGINES = ENGINES
 ENGINES += ("rhvoice", "pico", "mbrola")   # opt-in: Debian contrib/non-free voices (speechdata.tts_debian_extra)
@@ -146,6 +146,9 @@ def main(argv=None) -> int:
             from speechdata import kidsgames
             info[kid] = getattr(kidsgames, f"build_{kid}")(args.out, args.out / "downloads",
                                                            args.out.parent / "tools")
+    if "toolkit" in args.stage_list:   # evaluation only: transcribed clips of PocketSphinx's test data
+        from speechdata.toolkit import build_toolkit
+        info["toolkit"] = build_toolkit(args.out, args.out / "downloads")
     if "synth" in args.stage_list:
         from speechdata.synth import SynthConfig, run_synthesis
         from speechdata.text import read_prompts

@@ -56,3 +56,55 @@ def test_non_words_is_skipped_without_a_word_list(tmp_path, monkeypatch):
                                      ("two  spaces", False), ("don''t", False)])
 def test_is_clean_is_the_model_alphabet(text, ok):
     assert rules.is_clean(text) is ok
+
+
+def test_toolkit_transcription_lines_parse_and_bad_ones_are_refused():
+    from speechdata.toolkit import read_transcription
+
+    text = "<s> ten of clubs  </s> (001)\n\n<s> he was not an ill disposed young man </s> (sense-0880)\n"
+    assert read_transcription(text) == {"001": "ten of clubs", "sense-0880": "he was not an ill disposed young man"}
+    with pytest.raises(ValueError, match="not a transcription line"):
+        read_transcription("ten of clubs without an id")
+
+
+def test_toolkit_stage_writes_an_evaluation_manifest_from_the_sdist(tmp_path, monkeypatch):
+    """build_toolkit on a small stand-in for the PocketSphinx sdist: every transcribed clip becomes a
+    16 kHz FLAC with its normalised text; clips without a transcript are not listed."""
+    import io
+    import json
+    import tarfile
+
+    import numpy as np
+    import soundfile as sf
+
+    from speechdata import toolkit
+
+    def wav(seconds: float, rate: int) -> bytes:
+        buf = io.BytesIO()
+        sf.write(buf, (0.1 * np.sin(np.arange(int(seconds * rate)) / 5.0)).astype(np.float32), rate, format="WAV")
+        return buf.getvalue()
+
+    prefix = f"{toolkit.PACKAGE}-{toolkit.VERSION}/test/data/"
+    members = {
+        "librivox/transcription": b"<s> he might even have been made amiable himself </s> (s-0930)\n",
+        "librivox/s-0930.wav": wav(1.5, 16000),
+        "cards/cards.transcription": b"<s> ten of clubs </s> (001)\n",
+        "cards/001.wav": wav(1.0, 8000),
+        "goforward.raw": (np.zeros(3200, dtype="<i2")).tobytes(),
+        "numbers.raw": (np.zeros(1600, dtype="<i2")).tobytes(),    # no transcript: left out
+    }
+    sdist = tmp_path / "ps.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(prefix + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    monkeypatch.setattr(toolkit, "_fetch_sdist", lambda downloads: sdist)
+    summary = toolkit.build_toolkit(tmp_path / "out", tmp_path / "downloads")
+    rows = [json.loads(line) for line in (tmp_path / "out" / "toolkit_test.jsonl").read_text().splitlines()]
+    assert summary["utterances"] == 3
+    assert [(r["corpus"], r["text"]) for r in rows] == [
+        ("librivox", "he might even have been made amiable himself"), ("ps_cards", "ten of clubs"),
+        ("ps_goforward", "go forward ten meters")]
+    assert [r["duration"] for r in rows] == [1.5, 1.0, 0.2]
+    assert all(sf.info(r["audio"]).samplerate == 16000 for r in rows)
