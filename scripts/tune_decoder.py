@@ -1,9 +1,11 @@
-"""Choose the beam search's LM weight and word bonus for a model by measuring WER on a dev manifest.
+"""Choose the beam search's LM weight, word bonus, beam size and unknown-word penalty by measuring WER on dev data.
 
-    .venv/bin/python scripts/tune_decoder.py speech/pretrained/en.pt --dev data/speech/real_dev.jsonl --write
+    .venv/bin/python scripts/tune_decoder.py speech/pretrained/en.pt --dev data/speech/real_dev.jsonl \
+        [--beams 8,16,32 --unk-penalties=-5,-12,-20] --write
 
-The acoustic model runs once per utterance and every (LM weight, word bonus) pair of the grid decodes the
-same posteriors. `--write` stores the winner in the checkpoint's "decoding" settings, which
+The acoustic model runs once per utterance and every cell of the grid (all combinations of the lists)
+decodes the same posteriors; each cell also reports its decoding CPU time per second of audio, since a
+wider beam costs time. `--write` stores the winner in the checkpoint's "decoding" settings, which
 `Recognizer.load` uses (explicit arguments still win), so `assistant transcribe` and the server decode
 with it. Tune on dev data only: the test sets of the model card must not choose the settings.
 """
@@ -33,6 +35,10 @@ def main(argv=None) -> int:
     parser.add_argument("--word-bonuses", type=_floats, default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
                         help="comma-separated; write --word-bonuses=-1,0,2 when the first is negative")
     parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's)")
+    parser.add_argument("--beams", type=_floats, default=None, help="comma-separated beam sizes to try (instead of --beam)")
+    parser.add_argument("--unk-penalties", type=_floats, default=None,
+                        help="comma-separated penalties (<= 0) for words outside the LM (default: the model's); "
+                             "write --unk-penalties=-5,-12 since they are negative")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--json", help="also write the whole grid here")
     parser.add_argument("--write", action="store_true", help="store the best settings in the model checkpoint")
@@ -51,29 +57,42 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
         recognizer = Recognizer.load(args.model, lm=args.lm)
         entries = [e for path in args.dev for e in read_manifest(path)]
+        if args.beams and args.beam:
+            raise ValueError("give --beam or --beams, not both")
+        if args.beams and any(b != int(b) for b in args.beams):
+            raise ValueError(f"--beams must be whole numbers, got {args.beams}")
         result = tune_decoder(recognizer, entries, lm_weights=args.lm_weights, word_bonuses=args.word_bonuses,
-                              beam_size=args.beam, progress=True)
+                              beam_sizes=[int(b) for b in args.beams] if args.beams else None,
+                              unk_penalties=args.unk_penalties, beam_size=args.beam, progress=True)
     except (OSError, ValueError) as exc:
         print(f"tune_decoder: {exc}", file=sys.stderr)
         return 2
 
-    bonuses = sorted({g["word_bonus"] for g in result["grid"]})
-    print(f"WER % on {result['n_utts']} utterances, beam {result['beam_size']} (rows: LM weight, columns: word bonus)")
-    print("lm_w \\ bonus " + " ".join(f"{b:>6g}" for b in bonuses))
-    for w in sorted({g["lm_weight"] for g in result["grid"]}):
-        cells = {g["word_bonus"]: g["wer"] for g in result["grid"] if g["lm_weight"] == w}
-        print(f"{w:>12g} " + " ".join(f"{100 * cells[b]:6.1f}" if b in cells else "      " for b in bonuses))
     best, current, greedy = result["best"], result["current"], result["greedy"]
+    bonuses = sorted({g["word_bonus"] for g in result["grid"]})
+    for beam, unk in sorted({(g["beam_size"], g["unk_penalty"]) for g in result["grid"]}):
+        cells = [g for g in result["grid"] if (g["beam_size"], g["unk_penalty"]) == (beam, unk)]
+        rtf = max(g["decode_rtf"] for g in cells)
+        print(f"WER % on {result['n_utts']} utterances, beam {beam}, unk_penalty {unk:g}, decoding RTF <= {rtf:.4f} "
+              f"(rows: LM weight, columns: word bonus)")
+        print("lm_w \\ bonus " + " ".join(f"{b:>6g}" for b in bonuses))
+        for w in sorted({g["lm_weight"] for g in cells}):
+            row = {g["word_bonus"]: g["wer"] for g in cells if g["lm_weight"] == w}
+            print(f"{w:>12g} " + " ".join(f"{100 * row[b]:6.1f}" if b in row else "      " for b in bonuses))
+
+    def describe(cell) -> str:
+        return (f"lm_weight {cell['lm_weight']:g}, word_bonus {cell['word_bonus']:g}, beam {cell['beam_size']}, "
+                f"unk_penalty {cell['unk_penalty']:g}): WER {100 * cell['wer']:.1f} CER {100 * cell['cer']:.1f}, "
+                f"decoding RTF {cell['decode_rtf']:.4f}")
+
     print(f"greedy: WER {100 * greedy['wer']:.1f} CER {100 * greedy['cer']:.1f}")
-    print(f"current (lm_weight {current['lm_weight']:g}, word_bonus {current['word_bonus']:g}): "
-          f"WER {100 * current['wer']:.1f} CER {100 * current['cer']:.1f}")
-    print(f"best    (lm_weight {best['lm_weight']:g}, word_bonus {best['word_bonus']:g}): "
-          f"WER {100 * best['wer']:.1f} CER {100 * best['cer']:.1f}")
+    print("current (" + describe(current))
+    print("best    (" + describe(best))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.write:
-        target = write_decoding(args.model, {"lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
-                                             "beam_size": result["beam_size"]})
+        target = write_decoding(args.model, {name: best[name] for name in
+                                             ("lm_weight", "word_bonus", "beam_size", "unk_penalty")})
         print(f"wrote these settings into {target}")
     return 0
 

@@ -96,7 +96,7 @@ def _read_checkpoint(source: str | os.PathLike) -> tuple[dict, Path]:
     return ckpt, path
 
 
-DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "phrase_margin")
+DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "unk_penalty", "phrase_margin")
 
 
 def _decoding_settings(ckpt: dict, path: Path) -> dict:
@@ -146,6 +146,9 @@ class Recognizer:
 
     beam_size 1 means greedy decoding (fastest); larger sizes run CTC prefix beam
     search, with the word LM when one is given, hot words and n-best alternatives.
+    lm_weight, word_bonus and unk_penalty (natural log, added to each word outside the LM's
+    vocabulary) are the beam search's scoring (see speech.decoder); the shipped model stores the
+    values `scripts/tune_decoder.py` chose, with beam_size and phrase_margin, in its checkpoint.
     """
 
     def __init__(
@@ -158,6 +161,7 @@ class Recognizer:
         beam_size: int = 8,
         lm_weight: float = 0.5,
         word_bonus: float = 1.0,
+        unk_penalty: float = -5.0,
         hotword_boost: float = 4.0,
         n_best: int = 3,
         phrase_margin: float = 4.0,
@@ -167,7 +171,7 @@ class Recognizer:
             raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
         # The decoder checks its settings; build one now so a bad value fails here, not at the first utterance.
         BeamSearchDecoder(alphabet, beam_size=beam_size, lm_weight=lm_weight, word_bonus=word_bonus,
-                          hotword_boost=hotword_boost, n_best=n_best)
+                          unk_penalty=unk_penalty, hotword_boost=hotword_boost, n_best=n_best)
         PhraseDecoder.check_margin(phrase_margin)
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
@@ -180,6 +184,7 @@ class Recognizer:
         self.beam_size = beam_size
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
+        self.unk_penalty = unk_penalty
         self.hotword_boost = hotword_boost
         self.n_best = n_best
         self.phrase_margin = phrase_margin
@@ -257,6 +262,7 @@ class Recognizer:
             lm=self.lm,
             lm_weight=self.lm_weight,
             word_bonus=self.word_bonus,
+            unk_penalty=self.unk_penalty,
             hotwords=tuple(hotwords),
             hotword_boost=self.hotword_boost,
             n_best=self.n_best,

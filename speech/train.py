@@ -386,13 +386,18 @@ def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=Non
 
 
 def tune_decoder(recognizer, manifest, *, lm_weights: Sequence[float] = (0.2, 0.35, 0.5, 0.7, 1.0, 1.4),
-                 word_bonuses: Sequence[float] = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0), beam_size: int | None = None,
-                 progress: bool = False) -> dict:
-    """Grid-search the beam search's LM weight and word bonus on a manifest (WER, then CER, decides).
+                 word_bonuses: Sequence[float] = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+                 beam_sizes: Sequence[int] | None = None, unk_penalties: Sequence[float] | None = None,
+                 beam_size: int | None = None, progress: bool = False) -> dict:
+    """Grid-search the beam search's settings on a manifest (WER, then CER, decides).
 
-    The acoustic model runs once per utterance; only the decoding is repeated. Needs a recognizer with a
-    word LM. Returns dict(best=dict(lm_weight, word_bonus, wer, cer), grid=[dict(...), ...], n_utts,
-    greedy=dict(wer, cer), current=dict(lm_weight, word_bonus, wer, cer)); the recognizer is not changed.
+    The grid is every combination of `lm_weights`, `word_bonuses`, `beam_sizes` (default: `beam_size`,
+    else the recognizer's) and `unk_penalties` (default: the recognizer's). The acoustic model runs
+    once per utterance; only the decoding is repeated, and each cell records its decoding CPU time
+    per second of audio (`decode_rtf`), since a wider beam costs time. Needs a recognizer with a
+    word LM. Returns dict(best=cell, grid=[cell, ...], n_utts, greedy=dict(wer, cer), current=cell),
+    a cell being dict(lm_weight, word_bonus, beam_size, unk_penalty, wer, cer, decode_rtf); the
+    recognizer is not changed. Ties go to the cell closest to the current settings, then the smaller beam.
     """
     from speech.audio import load_audio
     from speech.decoder import BeamSearchDecoder, GreedyDecoder
@@ -401,40 +406,49 @@ def tune_decoder(recognizer, manifest, *, lm_weights: Sequence[float] = (0.2, 0.
     if recognizer.lm is None:
         raise ValueError("tuning the decoder needs a recognizer with a word LM (the LM weight means nothing without)")
     lm_weights, word_bonuses = [float(v) for v in lm_weights], [float(v) for v in word_bonuses]
+    beams = [int(b) for b in (beam_sizes or [beam_size or recognizer.beam_size])]
+    unks = [float(u) for u in (unk_penalties or [recognizer.unk_penalty])]
     if not lm_weights or not word_bonuses:
         raise ValueError("give at least one LM weight and one word bonus")
     if any(not math.isfinite(v) or v < 0 for v in lm_weights) or any(not math.isfinite(v) for v in word_bonuses):
         raise ValueError(f"LM weights must be finite and >= 0, word bonuses finite; got {lm_weights}, {word_bonuses}")
+    if any(b < 1 for b in beams) or any(not math.isfinite(u) or u > 0 for u in unks):
+        raise ValueError(f"beam sizes must be >= 1 and unknown-word penalties finite and <= 0; got {beams}, {unks}")
     entries = _entries(manifest)
     if not entries:
         raise ValueError("the tuning manifest has no utterances")
-    beam = int(beam_size or recognizer.beam_size)
     refs = [e.text for e in entries]
     posteriors = [recognizer.log_probs(load_audio(e.audio))
                   for e in tqdm(entries, desc="acoustic model", disable=not progress, leave=False)]
+    audio_seconds = max(sum(lp.shape[0] for lp in posteriors) * recognizer.frame_shift, 1e-9)
 
-    def score(decoder) -> tuple[float, float]:
-        hyps = []
+    def score(decoder) -> tuple[float, float, float]:
+        hyps, start = [], time.process_time()
         for lp in posteriors:
             found = decoder.decode(lp)
             hyps.append(" ".join(found[0].text.split()) if found else "")
-        return wer(refs, hyps), cer(refs, hyps)
+        return wer(refs, hyps), cer(refs, hyps), (time.process_time() - start) / audio_seconds
 
-    pairs = [(w, b) for w in lm_weights for b in word_bonuses]
-    if (recognizer.lm_weight, recognizer.word_bonus) not in pairs:
-        pairs.append((recognizer.lm_weight, recognizer.word_bonus))
+    names = ("lm_weight", "word_bonus", "beam_size", "unk_penalty")
+    now = (recognizer.lm_weight, recognizer.word_bonus, beam_size or recognizer.beam_size, recognizer.unk_penalty)
+    settings = [(w, b, k, u) for k in beams for u in unks for w in lm_weights for b in word_bonuses]
+    if now not in settings:
+        settings.append(now)
     grid = []
-    for w, b in tqdm(pairs, desc="decoder grid", disable=not progress, leave=False):
-        decoder = BeamSearchDecoder(recognizer.alphabet, beam_size=beam, lm=recognizer.lm, lm_weight=w, word_bonus=b,
-                                    n_best=1)
-        e_w, e_c = score(decoder)
-        grid.append({"lm_weight": w, "word_bonus": b, "wer": e_w, "cer": e_c})
+    for setting in tqdm(settings, desc="decoder grid", disable=not progress, leave=False):
+        cell = dict(zip(names, setting))
+        decoder = BeamSearchDecoder(recognizer.alphabet, lm=recognizer.lm, n_best=1, **cell)
+        cell["wer"], cell["cer"], cell["decode_rtf"] = score(decoder)
+        grid.append(cell)
+
+    def distance(cell) -> float:
+        return abs(cell["lm_weight"] - now[0]) + abs(cell["word_bonus"] - now[1]) + abs(cell["unk_penalty"] - now[3])
+
     # Lowest WER, then CER; ties go to the setting closest to the current one (no change without evidence).
-    best = min(grid, key=lambda g: (round(g["wer"], 9), round(g["cer"], 9),
-                                    abs(g["lm_weight"] - recognizer.lm_weight) + abs(g["word_bonus"] - recognizer.word_bonus)))
-    greedy_wer, greedy_cer = score(GreedyDecoder(recognizer.alphabet))
-    current = next(g for g in grid if (g["lm_weight"], g["word_bonus"]) == (recognizer.lm_weight, recognizer.word_bonus))
-    return {"best": dict(best), "grid": grid, "n_utts": len(entries), "beam_size": beam,
+    best = min(grid, key=lambda g: (round(g["wer"], 9), round(g["cer"], 9), distance(g), g["beam_size"]))
+    greedy_wer, greedy_cer, _ = score(GreedyDecoder(recognizer.alphabet))
+    current = next(g for g in grid if tuple(g[n] for n in names) == now)
+    return {"best": dict(best), "grid": grid, "n_utts": len(entries), "beam_size": best["beam_size"],
             "greedy": {"wer": greedy_wer, "cer": greedy_cer}, "current": dict(current)}
 
 

@@ -47,21 +47,40 @@ def test_grid_scores_are_the_wer_of_each_setting(tiny):
 
     with pytest.raises(ValueError, match="word LM"):
         tune_decoder(make_recognizer(), manifest)
+    with pytest.raises(ValueError, match="penalties"):
+        tune_decoder(rec, manifest, unk_penalties=[3.0])
     with pytest.raises(ValueError):
         tune_decoder(rec, manifest, lm_weights=[-1.0])
 
 
+def test_beam_sizes_and_unknown_word_penalties_are_grid_dimensions(tiny):
+    """Each (beam, penalty) cell is the WER of a recognizer built with those settings; decode time is kept."""
+    rec, manifest, rows = tiny
+    result = tune_decoder(rec, manifest, lm_weights=[0.5], word_bonuses=[1.0], beam_sizes=[2, 8],
+                          unk_penalties=[-1.0, -30.0])
+    assert len(result["grid"]) == 5  # 2 beams x 2 penalties + the recognizer's own (beam 4, -5)
+    refs = [r["text"] for r in rows]
+    for cell in result["grid"]:
+        tuned = make_recognizer(seed=3, lm=rec.lm, beam_size=cell["beam_size"], unk_penalty=cell["unk_penalty"])
+        hyps = [" ".join(tuned.transcribe(soundfile.read(r["audio"], dtype="float32")[0]).text.split()) for r in rows]
+        assert cell["wer"] == pytest.approx(wer(refs, hyps))
+        assert cell["decode_rtf"] >= 0
+    assert result["current"]["beam_size"] == 4 and result["current"]["unk_penalty"] == -5.0
+    assert result["beam_size"] == result["best"]["beam_size"]
+
+
 def test_saved_settings_are_loaded_and_arguments_win(tmp_path):
-    rec = make_recognizer(lm_weight=0.25, word_bonus=2.5, beam_size=6)
+    rec = make_recognizer(lm_weight=0.25, word_bonus=2.5, beam_size=6, unk_penalty=-12.0)
     path = rec.save(tmp_path / "m.pt")
     loaded = Recognizer.load(path)
-    assert (loaded.lm_weight, loaded.word_bonus, loaded.beam_size) == (0.25, 2.5, 6)
+    assert (loaded.lm_weight, loaded.word_bonus, loaded.beam_size, loaded.unk_penalty) == (0.25, 2.5, 6, -12.0)
     assert Recognizer.load(path, lm_weight=0.9).lm_weight == 0.9
 
     ckpt = torch.load(path, weights_only=True)
     del ckpt["decoding"]  # a checkpoint from before decoder settings were saved: the defaults
     torch.save(ckpt, path)
     assert (Recognizer.load(path).lm_weight, Recognizer.load(path).word_bonus) == (0.5, 1.0)
+    assert Recognizer.load(path).unk_penalty == -5.0
 
     ckpt["decoding"] = {"lm_weight": "heavy"}
     torch.save(ckpt, path)
@@ -76,12 +95,14 @@ def test_script_writes_the_winner_into_the_checkpoint(tiny, tmp_path):
     model = rec.save(tmp_path / "model.pt")
     rec.lm.save_arpa(tmp_path / "model.arpa")
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "tune_decoder.py"), str(model), "--dev",
-                          str(manifest), "--lm-weights=0,2", "--word-bonuses=-3,3", "--write",
+                          str(manifest), "--lm-weights=0,2", "--word-bonuses=-3,3", "--beams", "2,4",
+                          "--unk-penalties=-2,-20", "--write",
                           "--json", str(tmp_path / "grid.json")], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     best = json.loads((tmp_path / "grid.json").read_text())["best"]
     loaded = Recognizer.load(model)
-    assert (loaded.lm_weight, loaded.word_bonus) == (best["lm_weight"], best["word_bonus"])
+    assert (loaded.lm_weight, loaded.word_bonus, loaded.beam_size, loaded.unk_penalty) == (
+        best["lm_weight"], best["word_bonus"], best["beam_size"], best["unk_penalty"])
     assert "best" in run.stdout
 
     bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "tune_decoder.py"), str(model), "--dev",
