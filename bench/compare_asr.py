@@ -113,11 +113,13 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sets = list(results)
-    systems = [r["system"] for r in results[sets[0]]]
+    # every system that ran on some set, in order; a set a system did not run on (results merged from
+    # several runs, some without --phrases) gets no bar
+    systems = list(dict.fromkeys(r["system"] for s in sets for r in results[s]))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(sets), 3.6))
     width = 0.8 / len(systems)
     for k, system in enumerate(systems):
-        values = [100 * next(r["wer"] for r in results[s] if r["system"] == system) for s in sets]
+        values = [100 * next((r["wer"] for r in results[s] if r["system"] == system), float("nan")) for s in sets]
         ax.bar(np.arange(len(sets)) + k * width, values, width, label=system)
     ax.set_xticks(np.arange(len(sets)) + width * (len(systems) - 1) / 2, sets, fontsize=8)
     ax.set_ylabel("WER %")
