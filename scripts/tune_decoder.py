@@ -19,11 +19,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+def _numbers(cast):
+    """An argparse type: a comma-separated list of `cast` (int or float) values."""
+    def parse(text: str) -> list:
+        try:
+            return [cast(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {cast.__name__}s, got {text!r}") from None
+    return parse
+
+
+_floats = _numbers(float)
 
 
 def main(argv=None) -> int:
@@ -34,8 +40,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lm-weights", type=_floats, default=[0.1, 0.2, 0.35, 0.5, 0.7, 1.0])
     parser.add_argument("--word-bonuses", type=_floats, default=[-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
                         help="comma-separated; write --word-bonuses=-1,0,2 when the first is negative")
-    parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's)")
-    parser.add_argument("--beams", type=_floats, default=None, help="comma-separated beam sizes to try (instead of --beam)")
+    beam = parser.add_mutually_exclusive_group()
+    beam.add_argument("--beam", type=int, default=None, help="beam size (default: the model's)")
+    beam.add_argument("--beams", type=_numbers(int), default=None, help="comma-separated beam sizes to try")
     parser.add_argument("--unk-penalties", type=_floats, default=None,
                         help="comma-separated penalties (<= 0) for words outside the LM (default: the model's); "
                              "write --unk-penalties=-5,-12 since they are negative")
@@ -57,12 +64,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
         recognizer = Recognizer.load(args.model, lm=args.lm)
         entries = [e for path in args.dev for e in read_manifest(path)]
-        if args.beams and args.beam:
-            raise ValueError("give --beam or --beams, not both")
-        if args.beams and any(b != int(b) for b in args.beams):
-            raise ValueError(f"--beams must be whole numbers, got {args.beams}")
         result = tune_decoder(recognizer, entries, lm_weights=args.lm_weights, word_bonuses=args.word_bonuses,
-                              beam_sizes=[int(b) for b in args.beams] if args.beams else None,
+                              beam_sizes=args.beams,
                               unk_penalties=args.unk_penalties, beam_size=args.beam, progress=True)
     except (OSError, ValueError) as exc:
         print(f"tune_decoder: {exc}", file=sys.stderr)

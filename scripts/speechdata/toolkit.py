@@ -55,21 +55,22 @@ def read_transcription(text: str) -> dict[str, str]:
 
 
 def _fetch_sdist(downloads: Path) -> Path:
-    """The pinned sdist under downloads/ (fetched once, sha256 checked against PyPI's record)."""
+    """The pinned sdist under downloads/: fetched once, kept only when its sha256 matches PyPI's record."""
+    path = downloads / f"{PACKAGE}-{VERSION}.tar.gz"
+    if path.exists():   # written (atomically) only after the check below
+        return path
     meta = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/{PACKAGE}/json", timeout=60))
     sdist = next((u for u in meta.get("releases", {}).get(VERSION, []) if u["packagetype"] == "sdist"), None)
     if sdist is None:
         raise RuntimeError(f"PyPI lists no sdist of {PACKAGE} {VERSION}")
-    path = downloads / sdist["filename"]
-    if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sdist["digests"]["sha256"]:
-        downloads.mkdir(parents=True, exist_ok=True)
-        log.info("downloading %s", sdist["url"])
-        data = urllib.request.urlopen(sdist["url"], timeout=300).read()
-        if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:
-            raise RuntimeError(f"{sdist['filename']}: sha256 does not match PyPI's record")
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    log.info("downloading %s", sdist["url"])
+    data = urllib.request.urlopen(sdist["url"], timeout=300).read()
+    if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:
+        raise RuntimeError(f"{sdist['filename']}: sha256 does not match PyPI's record")
+    downloads.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
     return path
 
 
