@@ -303,14 +303,16 @@ class _Node:
     """One prefix of the beam (a node of the prefix tree). Fields are fixed at creation except the timing."""
 
     __slots__ = (
-        "parent", "token", "children", "frame", "end", "conf",
+        "parent", "token", "depth", "children", "made", "frame", "end", "conf",
         "ctx", "word", "n_words", "lm", "partial_lm", "hot_done", "hot_active", "extra",
     )
 
     def __init__(self, parent, token):
         self.parent = parent
         self.token = token  # symbol id, None for the root
+        self.depth = parent.depth + 1 if parent is not None else 0  # == len(text of the prefix)
         self.children: dict[int, _Node] = {}
+        self.made: dict[int, tuple] | None = None  # token -> scoring fields of a child made before (see _child)
         self.frame = 0  # emission frame of `token`
         self.end = 0  # last frame of `token`'s run
         self.conf = 0.0  # posterior of `token` at `frame`
@@ -323,6 +325,12 @@ class _Node:
             node = node.parent
         nodes.reverse()
         return nodes
+
+
+def _ancestor(node: _Node, depth: int) -> _Node:
+    while node.depth > depth:
+        node = node.parent
+    return node
 
 
 class BeamSearchDecoder:
@@ -482,8 +490,20 @@ class BeamSearchStream(DecoderStream):
         child = node.children.get(tok)
         if child is not None:
             return child
-        d = self.decoder
         child = _Node(node, tok)
+        node.children[tok] = child
+        # A prefix that fell out of the beam is forgotten and, if extended again, made anew (see _step); its
+        # scoring fields depend only on the parent and the token, so they are kept on the parent and copied.
+        made = node.made
+        if made is None:
+            made = node.made = {}
+        else:
+            fields = made.get(tok)
+            if fields is not None:
+                (child.word, child.n_words, child.lm, child.ctx, child.partial_lm, child.hot_done, child.hot_active,
+                 child.extra) = fields
+                return child
+        d = self.decoder
         hot_done = node.hot_done
         if tok == self._space:  # completes node.word (never empty: spaces after nothing are absorbed)
             child.word = ""
@@ -518,7 +538,8 @@ class BeamSearchStream(DecoderStream):
         child.hot_active = tuple(active)
         credit = max((h.credit for h in active), default=0.0)
         child.extra = d.lm_weight * (child.lm + child.partial_lm) + d.word_bonus * child.n_words + hot_done + credit
-        node.children[tok] = child
+        made[tok] = (child.word, child.n_words, child.lm, child.ctx, child.partial_lm, child.hot_done, child.hot_active,
+                     child.extra)
         return child
 
     # -------------------------------------------------------------- search
@@ -638,6 +659,7 @@ class BeamSearchStream(DecoderStream):
         for node, _, _ in self._beam:
             if node not in alive:
                 node.children = {}
+                node.made = None
         for node in alive:
             if node.children:
                 node.children = {tok: c for tok, c in node.children.items() if c in alive}
@@ -649,15 +671,21 @@ class BeamSearchStream(DecoderStream):
         return "".join(self._symbols[n.token] for n in node.path())
 
     def partial(self) -> tuple[str, int]:
-        texts = [self._text(node) for node, _, _ in self._beam]
-        best = texts[0].rstrip(" ")
-        stable = len(texts[0])
-        for other in texts[1:]:
-            stable = min(stable, len(other))
-            for j in range(stable):
-                if other[j] != texts[0][j]:
-                    stable = j
-                    break
+        best = self._text(self._beam[0][0]).rstrip(" ")
+        # The stable length is the longest text every prefix in the beam starts with. Walk the beam's nodes up
+        # level by level from the shallowest depth among them, noting the levels where their symbols differ,
+        # until they meet in one node (above it all paths agree). A prefix can appear twice in the tree (a node
+        # that left the beam is re-created if extended again), hence symbols are compared and not nodes.
+        # This costs the depth where the beam diverges; comparing whole texts cost their length every call.
+        nodes = {node for node, _, _ in self._beam}
+        depth = min(node.depth for node in nodes)
+        nodes = {_ancestor(node, depth) for node in nodes}
+        stable = depth
+        while len(nodes) > 1:
+            if len({node.token for node in nodes}) > 1:
+                stable = depth - 1
+            nodes = {node.parent for node in nodes}
+            depth -= 1
         return best, min(stable, len(best))
 
     def _final_score(self, node: _Node) -> float:

@@ -267,6 +267,35 @@ def test_beam_stream_equals_one_shot(lm, seed):
     assert seen[-1][1] > 0
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_partial_stable_length_is_the_common_prefix_of_the_beam(lm, seed):
+    # partial() finds the stable length by walking the prefix tree up from the beam; it must equal the
+    # common prefix of the beam's texts, also when noise makes prefixes leave the beam and come back as new
+    # nodes (the same text twice in the tree).
+    rng = np.random.default_rng(seed)
+    m = spelled("turn the lights on in the kitchen ", rng, noise=3.5)
+    stream = BeamSearchDecoder(ALPHABET, lm=lm, beam_size=12).stream()
+    for chunk in chunks(m, rng):
+        stream.advance(chunk)
+        texts = [stream._text(node) for node, _, _ in stream._beam]
+        common = len(texts[0])
+        for other in texts[1:]:
+            common = min(common, next((j for j, (a, b) in enumerate(zip(texts[0], other)) if a != b), len(other)))
+        text, stable = stream.partial()
+        assert text == texts[0].rstrip(" ")
+        assert stable == min(common, len(text))
+
+
+def test_partial_stable_length_with_a_recreated_prefix():
+    # Beam 2: "n" leaves the beam while "n " stays; the next "n" re-creates "n" from the empty prefix, so the
+    # beam holds "n n" and a second node spelling "n". Both texts start with "n": 1 stable character.
+    frames = ["_", {"n": 0.7, "_": 0.3}, {" ": 0.6, "_": 0.4}, {"n": 0.7, "_": 0.3}]
+    stream = BeamSearchDecoder(ALPHABET, beam_size=2).stream()
+    stream.advance(emissions(frames))
+    assert sorted(stream._text(node) for node, _, _ in stream._beam) == ["n", "n n"]
+    assert stream.partial() == ("n n", 1)
+
+
 def test_beam_speed_is_reasonable(lm):
     # Not a benchmark: guards against accidental quadratic behaviour (1000 noisy frames).
     import time
