@@ -130,12 +130,14 @@ def cmd_evaluate(args) -> int:
         print(json.dumps({"manifest": str(manifest), "results": rows}))
     else:
         print(f"{manifest}")
-        print(f"{'set':<16} {'decoder':<10} {'utts':>6} {'WER %':>7} {'CER %':>7} {'RTF':>7}")
+        print(f"{'set':<16} {'decoder':<10} {'utts':>6} {'WER %':>7} {'95% CI':>13} {'CER %':>7} {'RTF':>7}")
         for r in rows:
+            low, high = r["wer_ci"]
             print(
-                f"{r['set']:<16} {r['decoder']:<10} {r['n_utts']:>6} {100 * r['wer']:>7.2f} {100 * r['cer']:>7.2f} "
-                f"{r.get('rtf', float('nan')):>7.4f}"
+                f"{r['set']:<16} {r['decoder']:<10} {r['n_utts']:>6} {100 * r['wer']:>7.2f} "
+                f"{f'{100 * low:.1f}-{100 * high:.1f}':>13} {100 * r['cer']:>7.2f} {r.get('rtf', float('nan')):>7.4f}"
             )
+        print("95% CI: bootstrap over utterances, how far the WER could move on another sample of this size")
     return 0
 
 

@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[bench]'      # pocketsphinx (ships an English model), matplotlib
     .venv/bin/python bench/compare_asr.py MANIFEST [MANIFEST ...] [--model en] [--lm ARPA] [--limit N | --sample N] [--by-corpus]
         [--corpus NAME] [--phrases FILE --out bench/results/asr_commands]
+    .venv/bin/python bench/compare_asr.py --merge A.json B.json [--out bench/results/asr_compare]
 
 For every manifest: WER and CER of our model with greedy decoding and with beam
 search + word LM, and of PocketSphinx's default en-us model, plus real-time
@@ -10,6 +11,11 @@ factors on one CPU thread. `--by-corpus` also scores each manifest's corpora apa
 (real_test holds single spoken command words and read sentences: they behave very
 differently). Writes bench/results/asr_compare.json (with every hypothesis, for error
 analysis), a Markdown table (asr_compare.md) and a bar chart (asr_compare.png).
+
+The sets are small, so every WER comes with a 95 % bootstrap interval over utterances, and each of
+our systems is compared with PocketSphinx's matching one (free decoding, or command mode) on the
+same utterances: the paired difference in WER points with its 95 % interval, and the share of
+resamples where ours is better. An interval that straddles 0 is a tie on that set.
 
 `--phrases FILE` (one phrase per line) adds command mode for both: our recognizer
 restricted to the phrases (`Recognizer.transcribe(phrases=...)`) and PocketSphinx
@@ -34,7 +40,7 @@ from speech import Recognizer, load_audio  # noqa: E402
 from speech.audio import float_to_pcm16  # noqa: E402
 from speech.data import read_manifest  # noqa: E402
 from speech.decoder import read_phrases  # noqa: E402
-from speech.train import cer, wer  # noqa: E402
+from speech.train import cer, paired_wer_difference, wer, wer_interval  # noqa: E402
 from speech.vocab import normalize_text  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -95,15 +101,51 @@ def decode_all(systems, items) -> dict[str, dict]:
 
 
 def score(decoded: dict[str, dict], items, keep: list[int]) -> list[dict]:
-    """WER/CER/RTF of each system over the items at positions `keep`."""
+    """WER (with its 95 % bootstrap interval)/CER/RTF of each system over the items at positions `keep`."""
     refs = [items[i][1] for i in keep]
     audio_s = sum(items[i][0].size for i in keep) / 16000
     rows = []
     for name, d in decoded.items():
         hyps = [d["hyps"][i] for i in keep]
-        rows.append({"system": name, "wer": wer(refs, hyps), "cer": cer(refs, hyps),
-                     "rtf": sum(d["seconds"][i] for i in keep) / audio_s, "n": len(refs)})
+        rows.append({"system": name, "wer": wer(refs, hyps), "wer_ci": list(wer_interval(refs, hyps)),
+                     "cer": cer(refs, hyps), "rtf": sum(d["seconds"][i] for i in keep) / audio_s, "n": len(refs)})
     return rows
+
+
+MIN_UTTS_FOR_INTERVAL = 5  # a bootstrap over fewer utterances only repeats them
+
+
+def versus_peer(decoded: dict[str, dict], items, keep: list[int], phrases: list[str] | None = None) -> list[dict]:
+    """Paired WER differences (ours - PocketSphinx) over the items at positions `keep`: our best free
+    decoder (beam+LM, else greedy) against PocketSphinx's, and, where every reference is one of the
+    phrases (a closed-set task), command mode against PocketSphinx's grammar."""
+    refs = [items[i][1] for i in keep]
+    ours = "ours beam+LM" if "ours beam+LM" in decoded else "ours greedy"
+    pairs = [(ours, "pocketsphinx")]
+    if phrases and all(r in phrases for r in refs):
+        pairs.append(("ours phrases", "pocketsphinx phrases"))
+    rows = []
+    for a, b in pairs:
+        if a in decoded and b in decoded and refs:
+            d = paired_wer_difference(refs, [decoded[a]["hyps"][i] for i in keep], [decoded[b]["hyps"][i] for i in keep])
+            rows.append({"system": a, "peer": b, "n": len(refs), **d})
+    return rows
+
+
+def verdict(row: dict) -> str:
+    if row["n"] < MIN_UTTS_FOR_INTERVAL:
+        return "too few utterances"
+    if row["high"] < 0:
+        return "ours better"
+    if row["low"] > 0:
+        return "PocketSphinx better"
+    return "tie"
+
+
+def _interval(low: float, high: float, n: int, signed: bool = False) -> str:
+    if n < MIN_UTTS_FOR_INTERVAL:
+        return "-"
+    return f"{100 * low:+.1f} to {100 * high:+.1f}" if signed else f"{100 * low:.1f}-{100 * high:.1f}"
 
 
 def plot(results: dict, path: Path) -> None:
@@ -129,9 +171,31 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def markdown(results: dict, versus: dict) -> str:
+    """The results table, then (where PocketSphinx ran) the paired comparison table."""
+    lines = ["| test set | system | utts | WER % | WER 95 % CI | CER % | RTF (1 thread) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for name, rows in results.items():
+        for r in rows:
+            lines.append(f"| {name} | {r['system']} | {r['n']} | {100 * r['wer']:.1f} | {_interval(*r['wer_ci'], r['n'])} "
+                         f"| {100 * r['cer']:.1f} | {r['rtf']:.3f} |")
+    pairs = [(name, r) for name, rows in versus.items() for r in rows]
+    if pairs:
+        lines += ["", "Ours minus PocketSphinx, WER points on the same utterances (paired bootstrap over utterances, "
+                  "2,000 resamples; no interval under 5 utterances):", "",
+                  "| test set | ours | vs | difference | 95 % CI | ours better in | verdict |",
+                  "|---|---|---|---:|---:|---:|---|"]
+        for name, r in pairs:
+            lines.append(f"| {name} | {r['system']} | {r['peer']} | {100 * r['diff']:+.1f} | "
+                         f"{_interval(r['low'], r['high'], r['n'], signed=True)} | {100 * r['a_better']:.0f} % | {verdict(r)} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("manifests", nargs="+")
+    parser.add_argument("manifests", nargs="*")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                        help="instead of decoding, join the JSON results of earlier runs into --out")
     parser.add_argument("--model", default="en")
     parser.add_argument("--limit", type=int, default=None, help="first N utterances of each manifest")
     parser.add_argument("--sample", type=int, default=None,
@@ -144,6 +208,11 @@ def main(argv=None):
                         help="also score command mode (ours and PocketSphinx) with these phrases, one per line")
     parser.add_argument("--out", default=str(RESULTS / "asr_compare"))
     args = parser.parse_args(argv)
+    if bool(args.merge) == bool(args.manifests):
+        parser.error("give manifests to decode, or --merge JSON files, not both")
+    if args.merge:
+        merge_saved(args.merge, Path(args.out))
+        return
     torch.set_num_threads(1)
 
     recognizer = Recognizer.load(args.model, lm=args.lm)
@@ -152,13 +221,14 @@ def main(argv=None):
         systems.append(Ours(recognizer, recognizer.beam_size if recognizer.beam_size > 1 else 8, True))
     if not args.no_pocketsphinx:
         systems.append(PocketSphinx())
+    phrases = None
     if args.phrases:
         phrases = normalized_phrases(args.phrases)
         systems.append(Ours(recognizer, 1, False, phrases))
         if not args.no_pocketsphinx:
             systems.append(PocketSphinx(phrases))
 
-    results, utterances = {}, {}
+    results, versus, utterances = {}, {}, {}
     for manifest in args.manifests:
         entries = read_manifest(manifest)
         if args.corpus:
@@ -170,29 +240,53 @@ def main(argv=None):
         items = [(load_audio(e.audio), normalize_text(e.text)) for e in entries]
         decoded = decode_all(systems, items)
         name = Path(manifest).stem
-        results[name] = score(decoded, items, list(range(len(items))))
+        everything = list(range(len(items)))
+        results[name] = score(decoded, items, everything)
+        versus[name] = versus_peer(decoded, items, everything, phrases)
         corpora = sorted({e.corpus or "?" for e in entries})
         if args.by_corpus and len(corpora) > 1:
             for corpus in corpora:
                 keep = [i for i, e in enumerate(entries) if (e.corpus or "?") == corpus]
                 results[f"{name}/{corpus}"] = score(decoded, items, keep)
+                versus[f"{name}/{corpus}"] = versus_peer(decoded, items, keep, phrases)
         utterances[name] = [{"audio": e.audio, "corpus": e.corpus, "ref": text,
                              **{sys_name: d["hyps"][i] for sys_name, d in decoded.items()}}
                             for i, (e, (_, text)) in enumerate(zip(entries, items))]
 
-    out = Path(args.out)
+    write_outputs(Path(args.out), {"model": args.model, "lm": args.lm, "corpus": args.corpus, "phrases": args.phrases},
+                  results, versus, utterances)
+
+
+def write_outputs(out: Path, meta: dict, results: dict, versus: dict, utterances: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"model": args.model, "lm": args.lm, "corpus": args.corpus,
-                                                    "phrases": args.phrases, "results": results,
+    out.with_suffix(".json").write_text(json.dumps({**meta, "results": results, "versus_pocketsphinx": versus,
                                                     "utterances": utterances}, indent=2) + "\n")
-    lines = ["| test set | system | utts | WER % | CER % | RTF (1 thread) |", "|---|---|---:|---:|---:|---:|"]
-    for name, rows in results.items():
-        for r in rows:
-            lines.append(f"| {name} | {r['system']} | {r['n']} | {100 * r['wer']:.1f} | {100 * r['cer']:.1f} | {r['rtf']:.3f} |")
-    table = "\n".join(lines)
+    table = markdown(results, versus)
     out.with_suffix(".md").write_text(table + "\n")
     print(table)
     plot(results, out.with_suffix(".png"))
+
+
+def merge_saved(paths: list[str], out: Path) -> None:
+    """Join the JSON results of several runs (e.g. test sets decoded in parallel processes) into one
+    table and chart, re-scoring intervals and paired comparisons from the stored hypotheses (RTFs are
+    kept as measured)."""
+    results, versus, utterances, meta = {}, {}, {}, {}
+    for path in paths:
+        saved = json.loads(Path(path).read_text())
+        meta = meta or {k: saved.get(k) for k in ("model", "lm", "corpus", "phrases")}
+        utterances.update(saved["utterances"])
+        for key, rows in saved["results"].items():
+            set_name, _, corpus = key.partition("/")
+            utts = [u for u in saved["utterances"][set_name] if not corpus or (u["corpus"] or "?") == corpus]
+            items = [(None, u["ref"]) for u in utts]
+            keep = list(range(len(utts)))
+            decoded = {r["system"]: {"hyps": [u[r["system"]] for u in utts]} for r in rows}
+            results[key] = [{**r, "wer_ci": list(wer_interval([u["ref"] for u in utts], decoded[r["system"]]["hyps"]))}
+                            for r in rows]
+            phrases = normalized_phrases(saved["phrases"]) if saved.get("phrases") else None
+            versus[key] = versus_peer(decoded, items, keep, phrases)
+    write_outputs(out, {**meta, "merged_from": paths}, results, versus, utterances)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,66 @@ def cer(refs: str | Sequence[str], hyps: str | Sequence[str]) -> float:
     return _error_rate(refs, hyps, _chars)[0]
 
 
+# Test sets here are small (6 read sentences, 79 command words): a WER alone hides how little it can
+# tell apart. Bootstrap intervals (resampling utterances, the unit the errors cluster in) say it.
+def _word_counts(refs, hyps) -> tuple[np.ndarray, np.ndarray]:
+    """Per-utterance word edits and reference words."""
+    refs, hyps = _as_list(refs), _as_list(hyps)
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    if not refs:
+        raise ValueError("no utterances to score")
+    errors = np.array([edit_distance(_words(r), _words(h)) for r, h in zip(refs, hyps)], dtype=np.float64)
+    words = np.array([len(_words(r)) for r in refs], dtype=np.float64)
+    return errors, words
+
+
+def _resample_rows(n: int, resamples: int, seed: int) -> np.ndarray:
+    if resamples < 100:
+        raise ValueError(f"resamples must be at least 100, got {resamples}")
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def _check_confidence(confidence: float) -> float:
+    if not 0.5 <= confidence < 1.0:
+        raise ValueError(f"confidence must be in [0.5, 1), got {confidence}")
+    return (1.0 - confidence) / 2
+
+
+def wer_interval(refs: str | Sequence[str], hyps: str | Sequence[str], *, confidence: float = 0.95,
+                 resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the corpus WER, resampling whole utterances (fixed seed, so
+    repeatable). A resample without reference words counts as WER 0."""
+    tail = _check_confidence(confidence)
+    errors, words = _word_counts(refs, hyps)
+    rows = _resample_rows(len(errors), resamples, seed)
+    e, w = errors[rows].sum(axis=1), words[rows].sum(axis=1)
+    rates = np.divide(e, w, out=np.zeros_like(e), where=w > 0)
+    low, high = np.quantile(rates, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def paired_wer_difference(refs: Sequence[str], hyps_a: Sequence[str], hyps_b: Sequence[str], *,
+                          confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> dict:
+    """WER(a) - WER(b) on the same utterances, with a paired bootstrap interval (both systems scored on
+    the same resampled utterances) and the share of resamples where a is strictly better.
+
+    Returns dict(diff, low, high, a_better). An interval that excludes 0 is a difference the test set
+    can show; one that straddles 0 is a tie at this confidence."""
+    tail = _check_confidence(confidence)
+    errors_a, words = _word_counts(refs, hyps_a)
+    errors_b, _ = _word_counts(refs, hyps_b)
+    total = words.sum()
+    if total == 0:
+        raise ValueError("the references have no words")
+    rows = _resample_rows(len(words), resamples, seed)
+    w = words[rows].sum(axis=1)
+    diff = np.divide((errors_a - errors_b)[rows].sum(axis=1), w, out=np.zeros(len(rows)), where=w > 0)
+    low, high = np.quantile(diff, [tail, 1.0 - tail])
+    return {"diff": float((errors_a.sum() - errors_b.sum()) / total), "low": float(low), "high": float(high),
+            "a_better": float(np.mean(diff < 0))}
+
+
 def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, alphabet) -> list[str]:
     """Best-path CTC decoding of a batch (B, T, V): argmax, collapse repeats, drop blanks."""
     best = log_probs.argmax(dim=-1).cpu()  # (B, T)
@@ -331,8 +391,9 @@ def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=Non
 
     ``phrases``: decode with the Recognizer in phrase-list mode (command mode) instead.
 
-    ``manifest`` is a path or a list of :class:`ManifestEntry`. Returns dict(wer, cer, n_utts, n_words, n_chars,
-    word_errors, char_errors, audio_seconds, compute_seconds, rtf, examples=[(ref, hyp), ...]).
+    ``manifest`` is a path or a list of :class:`ManifestEntry`. Returns dict(wer, wer_ci (95 % bootstrap
+    interval, see :func:`wer_interval`), cer, n_utts, n_words, n_chars, word_errors, char_errors, audio_seconds,
+    compute_seconds, rtf, examples=[(ref, hyp), ...]).
     """
     from speech.audio import load_audio
     from tqdm import tqdm
@@ -379,7 +440,8 @@ def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=Non
     compute = time.perf_counter() - t0
     w, we, nw = _error_rate(refs, hyps, _words)
     c, ce, nc = _error_rate(refs, hyps, _chars)
-    return {"wer": w, "cer": c, "n_utts": len(refs), "n_words": nw, "n_chars": nc, "word_errors": we,
+    wer_ci = list(wer_interval(refs, hyps)) if refs else None
+    return {"wer": w, "wer_ci": wer_ci, "cer": c, "n_utts": len(refs), "n_words": nw, "n_chars": nc, "word_errors": we,
             "char_errors": ce, "audio_seconds": audio_seconds, "compute_seconds": compute,
             "rtf": compute / audio_seconds if audio_seconds else 0.0,
             "examples": [(r, h) for r, h in zip(refs, hyps)][:examples]}

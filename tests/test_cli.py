@@ -132,6 +132,8 @@ def test_evaluate_scores_a_manifest_and_each_corpus(model_and_audio, tmp_path):
     rows = json.loads(result.stdout)["results"]
     assert [(r["set"], r["decoder"], r["n_utts"]) for r in rows] == [("all", "greedy", 2)]  # no LM: greedy only
     assert rows[0]["wer"] == pytest.approx(wer(texts, hyps)) and rows[0]["cer"] == pytest.approx(cer(texts, hyps))
+    low, high = rows[0]["wer_ci"]
+    assert low <= rows[0]["wer"] <= high
 
     result = run("evaluate", str(manifest), "--model", str(model), "--by-corpus", "--json")
     assert result.returncode == 0, result.stderr
@@ -142,7 +144,7 @@ def test_evaluate_scores_a_manifest_and_each_corpus(model_and_audio, tmp_path):
     assert greedy["words"]["wer"] == pytest.approx(wer(texts[1:], hyps[1:]))
 
     table = run("evaluate", str(manifest), "--model", str(model), "--by-corpus")
-    assert table.returncode == 0 and "sentences" in table.stdout and "WER %" in table.stdout
+    assert table.returncode == 0 and "sentences" in table.stdout and "WER %" in table.stdout and "95% CI" in table.stdout
 
     manifest.write_text("not json\n")
     broken = run("evaluate", str(manifest), "--model", str(model))

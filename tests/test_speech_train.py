@@ -11,7 +11,7 @@ import torch
 
 from speech.data import BucketBatchSampler, SpeechDataset, collate, read_manifest
 from speech.train import (PRESETS, TrainConfig, build_parser, cer, config_from_args, edit_distance, evaluate,
-                          greedy_decode, make_config, train, train_step, wer)
+                          greedy_decode, make_config, paired_wer_difference, train, train_step, wer, wer_interval)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_speech_data import make_corpus  # noqa: E402  (generated tone "speech")
@@ -37,6 +37,40 @@ def test_edit_distance_wer_cer():
     assert wer([""], [""]) == 0.0
     with pytest.raises(ValueError, match="references"):
         wer(["a"], ["a", "b"])
+
+
+def test_wer_interval_brackets_the_wer_and_narrows_with_more_utterances():
+    refs = ["turn on the light", "stop", "what time is it", "play music", "yes"] * 4
+    hyps = ["turn on a light", "stop", "what time is it", "play", "no"] * 4
+    w = wer(refs, hyps)
+    low, high = wer_interval(refs, hyps)
+    assert low < w < high
+    assert wer_interval(refs, hyps) == (low, high)  # fixed seed: repeatable
+    low4, high4 = wer_interval(refs * 4, hyps * 4)   # same error rate, four times the utterances
+    assert high4 - low4 < high - low
+    assert wer_interval(refs, refs) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="no utterances"):
+        wer_interval([], [])
+    with pytest.raises(ValueError, match="confidence"):
+        wer_interval(refs, hyps, confidence=1.0)
+    with pytest.raises(ValueError, match="resamples"):
+        wer_interval(refs, hyps, resamples=10)
+
+
+def test_paired_wer_difference_tells_a_tie_from_a_real_difference():
+    refs = [f"word{i} and more" for i in range(30)]
+    perfect = list(refs)
+    # one word wrong in every utterance: clearly worse than perfect on the same utterances
+    worse = [r.replace("and", "an") for r in refs]
+    d = paired_wer_difference(refs, perfect, worse)
+    assert d["diff"] == pytest.approx(-1 / 3) and d["high"] < 0 and d["a_better"] == 1.0
+    # two systems with the same number of errors on different utterances: a tie
+    a = [r.replace("more", "moor") if i % 2 else r for i, r in enumerate(refs)]
+    b = [r.replace("more", "moor") if not i % 2 else r for i, r in enumerate(refs)]
+    tie = paired_wer_difference(refs, a, b)
+    assert tie["diff"] == 0.0 and tie["low"] < 0 < tie["high"]
+    with pytest.raises(ValueError, match="references"):
+        paired_wer_difference(refs, a, b[:-1])
 
 
 def test_greedy_decode_collapses_and_drops_blanks():
