@@ -97,6 +97,8 @@ def cmd_evaluate(args) -> int:
     from speech.data import read_manifest
     from speech.train import evaluate
 
+    if args.limit is not None and args.limit < 1:
+        raise CommandError(f"--limit must be >= 1, got {args.limit}")
     phrases = _phrases(args)
     recognizer = _load_recognizer(args)
     if phrases:

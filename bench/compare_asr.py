@@ -276,6 +276,7 @@ def merge_saved(paths: list[str], out: Path) -> None:
         saved = json.loads(Path(path).read_text())
         meta = meta or {k: saved.get(k) for k in ("model", "lm", "corpus", "phrases")}
         utterances.update(saved["utterances"])
+        phrases = normalized_phrases(saved["phrases"]) if saved.get("phrases") else None
         for key, rows in saved["results"].items():
             set_name, _, corpus = key.partition("/")
             utts = [u for u in saved["utterances"][set_name] if not corpus or (u["corpus"] or "?") == corpus]
@@ -284,7 +285,6 @@ def merge_saved(paths: list[str], out: Path) -> None:
             decoded = {r["system"]: {"hyps": [u[r["system"]] for u in utts]} for r in rows}
             results[key] = [{**r, "wer_ci": list(wer_interval([u["ref"] for u in utts], decoded[r["system"]]["hyps"]))}
                             for r in rows]
-            phrases = normalized_phrases(saved["phrases"]) if saved.get("phrases") else None
             versus[key] = versus_peer(decoded, items, keep, phrases)
     write_outputs(out, {**meta, "merged_from": paths}, results, versus, utterances)
 

@@ -78,15 +78,19 @@ def _as_list(x: str | Sequence[str]) -> list[str]:
     return [x] if isinstance(x, str) else list(x)
 
 
-def _error_rate(refs, hyps, split) -> tuple[float, int, int]:
+def _unit_counts(refs, hyps, split) -> tuple[np.ndarray, np.ndarray]:
+    """Per-utterance edits and reference units (words or characters, by `split`)."""
     refs, hyps = _as_list(refs), _as_list(hyps)
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    errors = total = 0
-    for r, h in zip(refs, hyps):
-        r_units, h_units = split(r), split(h)
-        errors += edit_distance(r_units, h_units)
-        total += len(r_units)
+    errors = np.array([edit_distance(split(r), split(h)) for r, h in zip(refs, hyps)], dtype=np.int64)
+    units = np.array([len(split(r)) for r in refs], dtype=np.int64)
+    return errors, units
+
+
+def _error_rate(refs, hyps, split) -> tuple[float, int, int]:
+    errors, units = _unit_counts(refs, hyps, split)
+    errors, total = int(errors.sum()), int(units.sum())
     if total == 0:
         return (0.0 if errors == 0 else float("inf")), errors, total
     return errors / total, errors, total
@@ -113,15 +117,10 @@ def cer(refs: str | Sequence[str], hyps: str | Sequence[str]) -> float:
 # Test sets here are small (6 read sentences, 79 command words): a WER alone hides how little it can
 # tell apart. Bootstrap intervals (resampling utterances, the unit the errors cluster in) say it.
 def _word_counts(refs, hyps) -> tuple[np.ndarray, np.ndarray]:
-    """Per-utterance word edits and reference words."""
-    refs, hyps = _as_list(refs), _as_list(hyps)
-    if len(refs) != len(hyps):
-        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
-    if not refs:
+    errors, words = _unit_counts(refs, hyps, _words)
+    if not len(words):
         raise ValueError("no utterances to score")
-    errors = np.array([edit_distance(_words(r), _words(h)) for r, h in zip(refs, hyps)], dtype=np.float64)
-    words = np.array([len(_words(r)) for r in refs], dtype=np.float64)
-    return errors, words
+    return errors.astype(np.float64), words.astype(np.float64)
 
 
 def _resample_rows(n: int, resamples: int, seed: int) -> np.ndarray:

@@ -87,6 +87,7 @@ def test_transcribe_and_evaluate_with_a_phrase_list(model_and_audio, tmp_path):
         (["transcribe", "{audio}", "--model", "nowhere.pt"], "no speech model at 'nowhere.pt'"),
         (["transcribe", "{audio}", "--model", "{model}", "--beam", "0"], "beam_size must be an int >= 1"),
         (["evaluate", "nothing.jsonl", "--model", "{model}"], "no such manifest"),
+        (["evaluate", "nothing.jsonl", "--model", "{model}", "--limit", "0"], "--limit must be >= 1"),
         (["transcribe", "{audio}", "--model", "{model}", "--threads", "0"], "--threads must be >= 1"),
         (["history", "abc", "--db", "nowhere.db"], "no conversation database"),
     ],
