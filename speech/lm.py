@@ -30,7 +30,7 @@ import logging
 import math
 import os
 from collections import defaultdict
-from typing import Iterable, TextIO
+from typing import Iterable, Mapping, Sequence, TextIO
 
 from tqdm import tqdm
 
@@ -163,6 +163,146 @@ class NGramLM:
                 assert ctx in probs[n], f"context {ctx} has no {n + 1}-gram"
         model = cls(probs, backoffs)
         log.info("built %d-gram LM from %d sentences: %s", order, n_sentences, model._sizes())
+        return model
+
+    @classmethod
+    def from_frequency_lists(
+        cls,
+        unigrams: Mapping[str, float],
+        bigrams: Mapping[tuple[str, str], float],
+        *,
+        bigram_scale: float | None = None,
+        max_context_mass: float = 0.95,
+        eos_share: float = 0.05,
+        unk_share: float = 0.01,
+    ) -> "NGramLM":
+        """A bigram model from published frequency lists of a large corpus.
+
+        Such lists (for example the Google Books word and word-pair counts that PyPI
+        `symspellpy` ships) keep only the most frequent entries, so they have no
+        counts of counts and Kneser-Ney does not apply. Instead:
+        P(w) = c(w) / N over the listed words, less `eos_share` for `</s>` and
+        `unk_share` for `<unk>` (the lists have no sentence ends and no unknown
+        words); P(w | v) = c(v w) / (bigram_scale * c(v)) for each listed pair, at
+        most `max_context_mass` in all per context; the rest backs off to P(w).
+        `<s>` contexts use the unigrams.
+
+        `bigram_scale` converts pair counts to the word list's scale when the two
+        lists were counted over corpora of different sizes. None estimates it as the
+        largest ratio (listed continuations of v) / c(v) among the 100 most frequent
+        words: no context's listed pairs then claim more than all of its mass.
+        Pairs with a word that has no unigram count are skipped.
+        """
+        clean_uni = {}
+        for w, c in unigrams.items():
+            if not isinstance(w, str) or not w or w != w.strip() or " " in w or w in _SPECIAL:
+                raise ValueError(f"unigram {w!r} is not a plain word")
+            if not isinstance(c, (int, float)) or isinstance(c, bool) or not c > 0 or not math.isfinite(c):
+                raise ValueError(f"unigram count for {w!r} must be a positive number, got {c!r}")
+            clean_uni[w] = float(c)
+        if not clean_uni:
+            raise ValueError("a language model needs at least one unigram")
+        if not 0 < max_context_mass < 1:
+            raise ValueError(f"max_context_mass must be in (0, 1), got {max_context_mass!r}")
+        if not (0 < eos_share < 1 and 0 < unk_share < 1 and eos_share + unk_share < 1):
+            raise ValueError(f"eos_share and unk_share must be in (0, 1) and sum below 1, got {eos_share}, {unk_share}")
+        pairs: dict[str, dict[str, float]] = defaultdict(dict)
+        for key, c in bigrams.items():
+            if not (isinstance(key, tuple) and len(key) == 2):
+                raise ValueError(f"bigram keys must be (word, word) tuples, got {key!r}")
+            if not isinstance(c, (int, float)) or isinstance(c, bool) or not c > 0 or not math.isfinite(c):
+                raise ValueError(f"bigram count for {key!r} must be a positive number, got {c!r}")
+            v, w = key
+            if v in clean_uni and w in clean_uni:
+                pairs[v][w] = float(c)
+        if bigram_scale is None:
+            top = sorted(clean_uni, key=clean_uni.get, reverse=True)[:100]
+            ratios = [sum(pairs[v].values()) / clean_uni[v] for v in top if v in pairs]
+            bigram_scale = max(ratios) if ratios else 1.0
+        if not (isinstance(bigram_scale, (int, float)) and bigram_scale > 0 and math.isfinite(bigram_scale)):
+            raise ValueError(f"bigram_scale must be a positive number, got {bigram_scale!r}")
+
+        total = sum(clean_uni.values())
+        word_share = 1.0 - eos_share - unk_share
+        uni = {(w,): c / total * word_share for w, c in clean_uni.items()}
+        uni[(EOS,)], uni[(UNK,)] = eos_share, unk_share
+        probs: list[dict] = [uni, {}]
+        backoffs: list[dict] = [{}, {}]
+        for v, followers in pairs.items():
+            cond = {w: c / (bigram_scale * clean_uni[v]) for w, c in followers.items()}
+            mass = sum(cond.values())
+            if mass > max_context_mass:
+                cond = {w: p * max_context_mass / mass for w, p in cond.items()}
+                mass = max_context_mass
+            lower = sum(uni[(w,)] for w in cond)
+            for w, p in cond.items():
+                probs[1][(v, w)] = math.log10(p)
+            backoffs[0][(v,)] = math.log10((1.0 - mass) / max(1.0 - lower, 1e-12))
+        _to_log10(probs[0])
+        probs[0][(BOS,)] = LOG10_ZERO
+        if not probs[1]:
+            probs.pop(), backoffs.pop()
+            backoffs[0].clear()
+        model = cls(probs, backoffs)
+        log.info("frequency-list LM (pair scale %.1f): %s", bigram_scale, model._sizes())
+        return model
+
+    @classmethod
+    def interpolate(cls, models: Sequence["NGramLM"], weights: Sequence[float]) -> "NGramLM":
+        """Static linear interpolation, written as one backoff model.
+
+        P(w | h) = sum_i weights[i] * P_i(w | h) for every n-gram explicit in any model
+        (a word outside model i's vocabulary gets 0 there: that model keeps its mass on
+        `<unk>`); backoff weights are recomputed so each context sums to one, as SRILM's
+        `ngram -mix-lm -write-lm` does. Unseen n-grams then back off in the mixed model,
+        the usual approximation of a static mix. `weights` must be positive; they are
+        normalised to sum to 1.
+        """
+        models, weights = list(models), list(weights)
+        if not models or len(models) != len(weights):
+            raise ValueError(f"need one weight per model, got {len(models)} models and {len(weights)} weights")
+        for m in models:
+            if not isinstance(m, NGramLM):
+                raise ValueError(f"models must be NGramLM, got {type(m).__name__}")
+        for wt in weights:
+            if not isinstance(wt, (int, float)) or isinstance(wt, bool) or not wt > 0 or not math.isfinite(wt):
+                raise ValueError(f"interpolation weights must be positive numbers, got {wt!r}")
+        total_weight = sum(weights)
+        weights = [wt / total_weight for wt in weights]
+        order = max(m.order for m in models)
+
+        def mixed(word: str, context: tuple[str, ...]) -> float:
+            if word == BOS:
+                return 0.0
+            p = 0.0
+            for m, wt in zip(models, weights):
+                if word in m._vocab:
+                    p += wt * 10.0 ** m.score(word, context)
+            return p
+
+        probs: list[dict] = [dict() for _ in range(order)]
+        backoffs: list[dict] = [dict() for _ in range(order)]
+        partial = None  # the mixed model so far (orders 1..n-1), for the backoff denominators
+        for n in range(1, order + 1):
+            keys = set()
+            for m in models:
+                if m.order >= n:
+                    keys.update(m._probs[n - 1])
+            linear = {key: mixed(key[-1], key[:-1]) for key in keys}
+            probs[n - 1] = {key: (math.log10(p) if p > 0 else LOG10_ZERO) for key, p in linear.items()}
+            if n > 1:
+                # Backoff of each context h: the mass its explicit words leave, over what the
+                # same words get from the shorter context in the mixed model.
+                seen: dict = defaultdict(lambda: [0.0, 0.0])
+                for key, p in linear.items():
+                    st = seen[key[:-1]]
+                    st[0] += p
+                    st[1] += 10.0 ** partial.score(key[-1], key[1:-1]) if key[-1] != BOS else 0.0
+                for ctx, (num, den) in seen.items():
+                    backoffs[n - 2][ctx] = math.log10(max(1.0 - num, 1e-12) / max(1.0 - den, 1e-12))
+            partial = cls(probs[:n], backoffs[:n])
+        model = cls(probs, backoffs)
+        log.info("interpolated %d models: %s", len(models), model._sizes())
         return model
 
     # ------------------------------------------------------------------ scoring

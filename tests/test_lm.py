@@ -174,3 +174,99 @@ def test_larger_vocabulary_builds_and_loads(tmp_path):
     for s in sentences[:50]:
         assert loaded.sentence_logprob(s) == pytest.approx(model.sentence_logprob(s), abs=1e-4)
     assert loaded.prefix_in_vocab("w1999") and not loaded.prefix_in_vocab("v")
+
+
+# ---------------------------------------------------------------- frequency lists and interpolation
+
+UNIGRAMS = {"the": 1000, "of": 600, "cat": 40, "dog": 50, "amiable": 3, "woman": 30, "lights": 20}
+BIGRAMS = {("of", "the"): 9000, ("the", "cat"): 600, ("the", "dog"): 900, ("amiable", "woman"): 60,
+           ("the", "zebra"): 500}  # zebra has no unigram count: skipped
+
+
+@pytest.fixture(scope="module")
+def listed():
+    return NGramLM.from_frequency_lists(UNIGRAMS, BIGRAMS, bigram_scale=20.0)
+
+
+@pytest.mark.parametrize("context", [(), ("<s>",), ("the",), ("of",), ("amiable",), ("cat",), ("zebra",)])
+def test_frequency_list_model_is_a_distribution(listed, context):
+    assert sum(10 ** listed.score(w, context) for w in _vocab(listed)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_frequency_list_model_follows_the_counts(listed):
+    assert listed.order == 2 and "zebra" not in listed
+    # P(w | v) = c(v w) / (scale * c(v)); unlisted pairs back off to P(w) = c(w) / N (less </s> and <unk>).
+    assert 10 ** listed.score("dog", ("the",)) == pytest.approx(900 / (20 * 1000), rel=1e-5)
+    assert 10 ** listed.score("the", ("of",)) == pytest.approx(9000 / (20 * 600), rel=1e-5)
+    assert 10 ** listed.score("woman", ("amiable",)) == pytest.approx(0.95, rel=1e-5)  # 60 / 60 capped
+    assert 10 ** listed.score("cat") == pytest.approx(40 / sum(UNIGRAMS.values()) * 0.94, rel=1e-5)
+    assert listed.score("dog", ("the",)) > listed.score("dog", ("cat",))
+    assert listed.score("the", ("<s>",)) == pytest.approx(listed.score("the"))
+
+
+def test_frequency_list_scale_is_estimated_from_the_top_words():
+    # the largest ratio of listed continuations to the word's count: "amiable", 60 / 3 = 20
+    model = NGramLM.from_frequency_lists(UNIGRAMS, BIGRAMS)
+    assert model.to_arpa() == NGramLM.from_frequency_lists(UNIGRAMS, BIGRAMS, bigram_scale=20.0).to_arpa()
+    top_only = NGramLM.from_frequency_lists(UNIGRAMS, {k: v for k, v in BIGRAMS.items() if k[0] != "amiable"})
+    assert 10 ** top_only.score("the", ("of",)) == pytest.approx(0.95, rel=1e-5)  # "of": 9000 / 600 = 15, capped
+    assert 10 ** top_only.score("dog", ("the",)) == pytest.approx(900 / (15 * 1000), rel=1e-5)
+
+
+@pytest.mark.parametrize("unigrams, bigrams, kwargs, message", [
+    ({}, {}, {}, "at least one unigram"),
+    ({"the": 0}, {}, {}, "positive number"),
+    ({"two words": 5}, {}, {}, "plain word"),
+    ({"<s>": 5}, {}, {}, "plain word"),
+    ({"the": 5}, {("the",): 3}, {}, "tuples"),
+    ({"the": 5}, {("the", "the"): -1}, {}, "positive number"),
+    ({"the": 5}, {}, {"max_context_mass": 1.0}, "max_context_mass"),
+    ({"the": 5}, {}, {"eos_share": 0.6, "unk_share": 0.5}, "sum below 1"),
+    ({"the": 5}, {}, {"bigram_scale": 0.0}, "bigram_scale"),
+])
+def test_frequency_list_bad_input(unigrams, bigrams, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        NGramLM.from_frequency_lists(unigrams, bigrams, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def mixed(lm, listed):
+    return NGramLM.interpolate([lm, listed], [0.75, 0.25])
+
+
+@pytest.mark.parametrize("context", [(), ("<s>",), ("the",), ("<s>", "the"), ("on", "the"), ("amiable",),
+                                     ("the", "cat"), ("zebra", "okapi")])
+def test_interpolated_model_is_a_distribution(mixed, context):
+    assert sum(10 ** mixed.score(w, context) for w in _vocab(mixed)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_interpolation_mixes_explicit_ngrams_and_joins_vocabularies(lm, listed, mixed):
+    assert mixed.order == 3 and mixed.vocab == lm.vocab | listed.vocab
+    for word, context in [("cat", ("the",)), ("sat", ("the", "cat")), ("dog", ("the",)), ("lights", ())]:
+        # a model that lacks the word contributes 0 (its share of <unk> does not count for a known word)
+        want = sum(wt * 10 ** m.score(word, context) for m, wt in ((lm, 0.75), (listed, 0.25)) if word in m)
+        assert 10 ** mixed.score(word, context) == pytest.approx(want, rel=1e-4)
+    # a word only the frequency lists know gets only their share
+    assert 10 ** mixed.score("woman", ("amiable",)) == pytest.approx(0.25 * 10 ** listed.score("woman", ("amiable",)),
+                                                                       rel=1e-4)
+    assert NGramLM.from_arpa(mixed.to_arpa()).score("woman", ("amiable",)) == pytest.approx(
+        mixed.score("woman", ("amiable",)), abs=1e-5)
+
+
+def test_interpolating_one_model_gives_it_back(lm):
+    same = NGramLM.interpolate([lm], [3.0])
+    for sentence in CORPUS + ["the zebra sat on the lights"]:
+        assert same.sentence_logprob(sentence) == pytest.approx(lm.sentence_logprob(sentence), abs=1e-6)
+
+
+@pytest.mark.parametrize("models, weights, message", [
+    ([], [], "one weight per model"),
+    (["lm"], [0.5, 0.5], "one weight per model"),
+    (["lm"], [0.0], "positive"),
+    (["lm"], [float("nan")], "positive"),
+    (["not a model"], [1.0], "NGramLM"),
+])
+def test_interpolation_bad_arguments(lm, models, weights, message):
+    models = [lm if m == "lm" else m for m in models]
+    with pytest.raises(ValueError, match=message):
+        NGramLM.interpolate(models, weights)
