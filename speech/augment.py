@@ -74,6 +74,12 @@ class AugmentConfig:
     # Codec-like degradation: mu-law quantisation or a low bit depth.
     codec_prob: float = 0.1  # chance of codec-like quantisation
     codec_bits: tuple[int, int] = (6, 10)  # bit depth range for plain quantisation (mu-law always uses 8 bits)
+    # Vocal tract length perturbation (Jaitly & Hinton 2013) on the log-mel features: the frequency axis
+    # is stretched by a factor alpha below a cutoff (piecewise linear, so the band edge stays put). It
+    # moves formants as a longer or shorter vocal tract would, without touching pitch or tempo: speaker
+    # variety that speed perturbation (formants and pitch together) does not give.
+    warp_prob: float = 0.0  # chance of warping an utterance's features
+    warp_factors: tuple[float, float] = (0.9, 1.1)  # alpha is drawn uniformly in this range
     # SpecAugment on the log-mel features.
     spec_prob: float = 0.8  # chance of applying SpecAugment to an utterance
     freq_masks: int = 2  # number of frequency masks
@@ -97,19 +103,22 @@ class AugmentConfig:
             raise ValueError(f"speeds must be positive, got {self.speeds}")
         if any(v < 0 for v in self.pad_seconds):
             raise ValueError(f"AugmentConfig.pad_seconds={self.pad_seconds!r} must not be negative")
-        for name in ("pad_seconds", "gain_db", "snr_db", "rt60", "reverb_wet", "codec_bits"):
+        if len(self.warp_factors) != 2 or not all(0.5 <= a <= 2.0 for a in self.warp_factors):
+            raise ValueError(f"AugmentConfig.warp_factors={self.warp_factors!r} must be two factors in [0.5, 2]")
+        for name in ("pad_seconds", "gain_db", "snr_db", "rt60", "reverb_wet", "codec_bits", "warp_factors"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"AugmentConfig.{name}={getattr(self, name)!r}: low end above high end")
         # tuples survive a round trip through JSON / checkpoints as lists
-        for name in ("pad_seconds", "speeds", "gain_db", "snr_db", "noise_colours", "noise_files", "rt60", "reverb_wet", "codec_bits"):
+        for name in ("pad_seconds", "speeds", "gain_db", "snr_db", "noise_colours", "noise_files", "rt60", "reverb_wet",
+                     "codec_bits", "warp_factors"):
             setattr(self, name, tuple(getattr(self, name)))
 
     @classmethod
     def off(cls) -> "AugmentConfig":
         """A configuration that changes nothing."""
         return cls(pad_prob=0, speed_prob=0, pitch_prob=0, gain_prob=0, noise_prob=0, reverb_prob=0,
-                   telephone_prob=0, codec_prob=0, spec_prob=0)
+                   telephone_prob=0, codec_prob=0, warp_prob=0, spec_prob=0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -322,6 +331,42 @@ def codec_degrade(x: np.ndarray, mode: str = "mulaw", bits: int = 8) -> np.ndarr
 # ----------------------------------------------------------------------------- features
 
 
+def _hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def _mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def vtlp_warp(feats: torch.Tensor, alpha: float, f_min: float = 20.0, f_max: float = 7600.0,
+              cutoff: float = 4800.0) -> torch.Tensor:
+    """Vocal tract length perturbation of (T, F) HTK log-mel features spanning [f_min, f_max] Hz.
+
+    Frequencies f map to alpha * f up to b = cutoff * min(alpha, 1) / alpha and linearly from there to
+    f_max, which stays in place; each output band takes the linearly interpolated value of the band
+    that maps onto it. alpha > 1 raises the formants (a shorter vocal tract). Returns a new tensor.
+    """
+    if feats.dim() != 2:
+        raise ValueError(f"vtlp_warp expects (T, F) features, got shape {tuple(feats.shape)}")
+    if not 0.5 <= alpha <= 2.0:
+        raise ValueError(f"vtlp_warp alpha must be in [0.5, 2], got {alpha!r}")
+    if not 0 <= f_min < cutoff < f_max:
+        raise ValueError(f"vtlp_warp needs 0 <= f_min < cutoff < f_max, got {f_min}, {cutoff}, {f_max}")
+    n = feats.shape[1]
+    mel_points = np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n + 2)[1:-1]  # band centres (HTK, as torchaudio)
+    centres = _mel_to_hz(mel_points)
+    b = cutoff * min(alpha, 1.0) / alpha
+    # inverse of the warp: which input frequency lands on each output centre
+    source = np.where(centres <= alpha * b, centres / alpha,
+                      b + (centres - alpha * b) * (f_max - b) / (f_max - alpha * b))
+    pos = np.interp(_hz_to_mel(source), mel_points, np.arange(n, dtype=np.float64))  # clamps at the edges
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = torch.as_tensor(pos - lo, dtype=feats.dtype)
+    return feats[:, lo] * (1 - frac) + feats[:, hi] * frac
+
+
 def spec_augment(feats: torch.Tensor, rng: np.random.Generator, freq_masks: int = 2, freq_mask_width: int = 12,
                  time_masks: int = 2, time_mask_width: int = 30, max_fraction: float = 0.15,
                  fill: float | None = None) -> torch.Tensor:
@@ -358,13 +403,16 @@ def spec_augment(feats: torch.Tensor, rng: np.random.Generator, freq_masks: int 
 class Augmenter:
     """Applies an :class:`AugmentConfig` to waveforms and features with a caller-supplied generator.
 
-    ``Augmenter(cfg)(samples, rng)`` -> augmented float32 samples; ``.features(feats, rng)`` -> SpecAugmented
-    features. Order of waveform steps: room-tone padding, speed, pitch, reverberation, noise, telephone, codec, gain.
+    ``Augmenter(cfg)(samples, rng)`` -> augmented float32 samples; ``.features(feats, rng)`` -> warped and
+    SpecAugmented features. Order of waveform steps: room-tone padding, speed, pitch, reverberation, noise,
+    telephone, codec, gain. `mel_range` is the (f_min, f_max) in Hz of the features' mel bands (for the warp).
     """
 
-    def __init__(self, config: AugmentConfig | None = None, sample_rate: int = SAMPLE_RATE):
+    def __init__(self, config: AugmentConfig | None = None, sample_rate: int = SAMPLE_RATE,
+                 mel_range: tuple[float, float] = (20.0, 7600.0)):
         self.config = config or AugmentConfig()
         self.sample_rate = sample_rate
+        self.f_min, self.f_max = (float(v) for v in mel_range)
         self._noises: list[np.ndarray] | None = None
 
     def _noise_bank(self) -> list[np.ndarray]:
@@ -419,6 +467,8 @@ class Augmenter:
 
     def features(self, feats: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         c = self.config
+        if c.warp_prob and rng.random() < c.warp_prob:
+            feats = vtlp_warp(feats, float(rng.uniform(*c.warp_factors)), self.f_min, self.f_max)
         if c.spec_prob and rng.random() < c.spec_prob:
             return spec_augment(feats, rng, c.freq_masks, c.freq_mask_width, c.time_masks, c.time_mask_width,
                                 c.time_mask_max_fraction)

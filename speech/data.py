@@ -162,7 +162,9 @@ class SpeechDataset(Dataset):
         self.alphabet = alphabet
         self.feature_config = feature_config or FeatureConfig()
         self.extractor = FeatureExtractor(self.feature_config)
-        self.augmenter = Augmenter(augment) if augment is not None else None
+        self.augmenter = (Augmenter(augment, self.feature_config.sample_rate,
+                                    (self.feature_config.f_min, self.feature_config.f_max))
+                          if augment is not None else None)
         self.seed = int(seed)
         self.epoch = 0
         self._labels = [alphabet.encode(e.text) for e in self.entries]

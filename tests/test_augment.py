@@ -5,7 +5,7 @@ import torch
 
 from speech.augment import (NOISE_COLOURS, AugmentConfig, Augmenter, add_noise, apply_gain, codec_degrade,
                             coloured_noise, pad_room_tone, pitch_shift, reverberate, spec_augment, speed_perturb,
-                            synthetic_rir, telephone_band)
+                            synthetic_rir, telephone_band, vtlp_warp)
 
 SR = 16000
 
@@ -174,3 +174,46 @@ def test_config_validation_and_round_trip():
         AugmentConfig.from_dict({"speedy": 1})
     cfg = AugmentConfig(speeds=(0.8, 1.2))
     assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def _tone_features(hz=1000.0):
+    from speech.features import FeatureConfig, FeatureExtractor
+    t = np.arange(SR) / SR
+    return torch.as_tensor(FeatureExtractor(FeatureConfig())((0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)))
+
+
+def _peak_hz(feats):
+    from speech.augment import _hz_to_mel, _mel_to_hz
+    centres = _mel_to_hz(np.linspace(_hz_to_mel(20.0), _hz_to_mel(7600.0), feats.shape[1] + 2)[1:-1])
+    return centres[int(feats.mean(0).argmax())]
+
+
+def test_vtlp_moves_formants_by_alpha():
+    feats = _tone_features(1000.0)
+    assert torch.equal(vtlp_warp(feats, 1.0), feats)
+    assert 950 < _peak_hz(feats) < 1050
+    assert 850 < _peak_hz(vtlp_warp(feats, 0.9)) < 950  # a longer vocal tract: lower formants
+    assert 1050 < _peak_hz(vtlp_warp(feats, 1.1)) < 1150
+    high = _tone_features(7000.0)  # above the cutoff the warp closes back to the band edge
+    assert abs(_peak_hz(vtlp_warp(high, 1.1)) - _peak_hz(high)) < 250
+    out = vtlp_warp(feats, 1.12)
+    assert out.shape == feats.shape and out.dtype == feats.dtype and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("args, message", [((torch.zeros(3), 1.0), "(T, F)"), ((torch.zeros(4, 80), 3.0), "alpha"),
+                                           ((torch.zeros(4, 80), 1.0, 20.0, 8000.0, 9000.0), "cutoff")])
+def test_vtlp_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        vtlp_warp(*args)
+
+
+def test_augmenter_warps_features_when_asked():
+    feats = _tone_features(1000.0)
+    cfg = AugmentConfig.from_dict({**AugmentConfig.off().to_dict(), "warp_prob": 1.0, "warp_factors": [1.1, 1.1]})
+    out = Augmenter(cfg).features(feats, np.random.default_rng(0))
+    assert torch.allclose(out, vtlp_warp(feats, 1.1))
+    assert torch.equal(Augmenter(AugmentConfig.off()).features(feats, np.random.default_rng(0)), feats)
+    with pytest.raises(ValueError, match="warp_factors"):
+        AugmentConfig(warp_factors=(0.2, 1.1))
+    with pytest.raises(ValueError, match="low end above high end"):
+        AugmentConfig(warp_factors=(1.1, 0.9))
