@@ -97,12 +97,12 @@ def main(argv=None) -> int:
     for manifest in args.manifests:
         try:
             entries = read_manifest(manifest)
-        except (OSError, ValueError) as err:
+            if args.sample is not None and args.sample < len(entries):
+                keep = sorted(random.Random(0).sample(range(len(entries)), args.sample))
+                entries = [entries[i] for i in keep]
+            items = [(load_audio(e.audio), normalize_text(e.text)) for e in entries]
+        except (OSError, ValueError) as err:  # a missing manifest, a bad line or unreadable audio
             parser.error(f"{manifest}: {err}")
-        if args.sample is not None and args.sample < len(entries):
-            keep = sorted(random.Random(0).sample(range(len(entries)), args.sample))
-            entries = [entries[i] for i in keep]
-        items = [(load_audio(e.audio), normalize_text(e.text)) for e in entries]
         refs = [text for _, text in items]
         decoded = {side: decode_all(systems[side], items) for side in models}
         per_set[Path(manifest).stem] = compare(refs, decoded["old"], decoded["new"])

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from scipy import signal
 
+from .features import FeatureConfig
+
 __all__ = [
     "AugmentConfig",
     "Augmenter",
@@ -339,7 +341,7 @@ def _mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def vtlp_warp(feats: torch.Tensor, alpha: float, f_min: float = 20.0, f_max: float = 7600.0,
+def vtlp_warp(feats: torch.Tensor, alpha: float, f_min: float = FeatureConfig.f_min, f_max: float = FeatureConfig.f_max,
               cutoff: float = 4800.0) -> torch.Tensor:
     """Vocal tract length perturbation of (T, F) HTK log-mel features spanning [f_min, f_max] Hz.
 
@@ -409,7 +411,7 @@ class Augmenter:
     """
 
     def __init__(self, config: AugmentConfig | None = None, sample_rate: int = SAMPLE_RATE,
-                 mel_range: tuple[float, float] = (20.0, 7600.0)):
+                 mel_range: tuple[float, float] = (FeatureConfig.f_min, FeatureConfig.f_max)):
         self.config = config or AugmentConfig()
         self.sample_rate = sample_rate
         self.f_min, self.f_max = (float(v) for v in mel_range)

@@ -87,3 +87,8 @@ def test_bad_input_is_a_one_line_error(setup, tmp_path):
     assert err.value.code == 2
     with pytest.raises(SystemExit):
         compare_models.main([str(models[0]), str(models[1]), str(manifests[0]), "--sample", "0"])
+    lost = tmp_path / "lost.jsonl"  # a manifest whose audio is gone
+    lost.write_text(json.dumps({"audio": str(tmp_path / "gone.wav"), "text": "stop", "duration": 1.0}) + "\n")
+    with pytest.raises(SystemExit) as err:
+        compare_models.main([str(models[0]), str(models[1]), str(lost)])
+    assert err.value.code == 2
