@@ -96,7 +96,9 @@ def _read_checkpoint(source: str | os.PathLike) -> tuple[dict, Path]:
     return ckpt, path
 
 
-DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "unk_penalty", "phrase_margin")
+DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "unk_penalty", "phrase_margin", "end_pad")
+MAX_END_PAD = 2.0  # seconds; more only costs time
+END_PAD_LEVEL = 1e-4  # RMS of the end pad: -80 dBFS, the quietest room tone training pads clips with
 
 
 def _decoding_settings(ckpt: dict, path: Path) -> dict:
@@ -141,6 +143,11 @@ def _load_lm(source: str | os.PathLike | NGramLM | None) -> NGramLM | None:
     return NGramLM.load_arpa(path)
 
 
+def _check_end_pad(value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_END_PAD:
+        raise ValueError(f"end_pad must be a number of seconds from 0 to {MAX_END_PAD}, got {value!r}")
+
+
 class Recognizer:
     """Speech to text with a streaming LSTM-CTC model.
 
@@ -149,6 +156,12 @@ class Recognizer:
     lm_weight, word_bonus and unk_penalty (natural log, added to each word outside the LM's
     vocabulary) are the beam search's scoring (see speech.decoder); the shipped model stores the
     values `scripts/tune_decoder.py` chose, with beam_size and phrase_margin, in its checkpoint.
+
+    end_pad: seconds of near-silence (-80 dBFS noise) appended to every utterance before decoding,
+    in `transcribe` and when a stream finishes. A one-way LSTM trained with CTC emits a sound's
+    letters a few frames after hearing it, so on a clip cut tight after the last word those letters
+    never come out ("house" -> "ha"); the pad gives the model the frames to emit them. Word times
+    stay within the real audio.
     """
 
     def __init__(
@@ -165,6 +178,7 @@ class Recognizer:
         hotword_boost: float = 4.0,
         n_best: int = 3,
         phrase_margin: float = 4.0,
+        end_pad: float = 0.15,
         metrics: dict | None = None,
     ):
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
@@ -173,6 +187,7 @@ class Recognizer:
         BeamSearchDecoder(alphabet, beam_size=beam_size, lm_weight=lm_weight, word_bonus=word_bonus,
                           unk_penalty=unk_penalty, hotword_boost=hotword_boost, n_best=n_best)
         PhraseDecoder.check_margin(phrase_margin)
+        _check_end_pad(end_pad)
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
         self.model = model.eval()
@@ -188,6 +203,8 @@ class Recognizer:
         self.hotword_boost = hotword_boost
         self.n_best = n_best
         self.phrase_margin = phrase_margin
+        self.end_pad = float(end_pad)
+        self._end_padding = np.zeros(0, dtype=np.float32)
         self.metrics = dict(metrics or {})
         self._extractor = FeatureExtractor(self.features)
 
@@ -272,16 +289,28 @@ class Recognizer:
         if not hyps:
             return Transcript("", 0.0, duration=duration)
         best, shift = hyps[0], self.frame_shift
-        words = [
-            Word(w.word, w.start_frame * shift, (w.end_frame + 1) * shift, float(w.confidence)) for w in best.words
+        words = [  # a word the end pad let out still ends within the audio
+            Word(w.word, min(w.start_frame * shift, duration), min((w.end_frame + 1) * shift, duration),
+                 float(w.confidence)) for w in best.words
         ]
         alternatives = [Alternative(h.text, float(h.confidence)) for h in hyps[1:]]
         return Transcript(best.text, float(best.confidence), words, alternatives, duration)
 
+    def end_padding(self) -> np.ndarray:
+        """The quiet samples appended to each utterance (`end_pad` seconds; the same every time)."""
+        _check_end_pad(self.end_pad)  # also when set after construction
+        n = int(round(self.end_pad * SAMPLE_RATE))
+        if self._end_padding.size != n:
+            self._end_padding = (END_PAD_LEVEL * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
+        return self._end_padding
+
     @torch.inference_mode()
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
-        """Per-frame log posteriors (T', V) of a whole utterance."""
-        feats = self._extractor(validate_samples(samples))  # (T, F)
+        """Per-frame log posteriors (T', V) of a whole utterance, its end pad included (what the decoder reads)."""
+        samples = validate_samples(samples)
+        if samples.size:
+            samples = np.concatenate([samples, self.end_padding()])
+        feats = self._extractor(samples)  # (T, F)
         if feats.shape[0] == 0:
             return np.zeros((0, len(self.alphabet)), dtype=np.float32)
         log_probs, out_lengths, _ = self.model(feats[None], torch.tensor([feats.shape[0]]))  # (1, T', V)
@@ -308,18 +337,21 @@ class Recognizer:
     def feed_many(self, work: Iterable[tuple["RecognitionStream", np.ndarray]]) -> list[Partial]:
         """Feed many streams with one batched model call (the server's per-tick step)."""
         work = list(work)
-        feats = [stream._featurize(samples) for stream, samples in work]
+        return self._run([stream for stream, _ in work], [stream._featurize(samples) for stream, samples in work])
+
+    def _run(self, streams: list["RecognitionStream"], feats: list[torch.Tensor]) -> list[Partial]:
+        """The acoustic model over each stream's new feature frames, one batch, then each stream's decoder."""
         active = [i for i, f in enumerate(feats) if f.shape[0] > 0]
         outputs: dict[int, np.ndarray] = {}
         if active:
             lengths = torch.tensor([feats[i].shape[0] for i in active])
             batch = torch.nn.utils.rnn.pad_sequence([feats[i] for i in active], batch_first=True)  # (B, T, F)
-            state = self.model.batch_states([work[i][0]._state for i in active])
+            state = self.model.batch_states([streams[i]._state for i in active])
             log_probs, out_lengths, state = self.model(batch, lengths, state)  # (B, T', V)
             for j, (i, item_state) in enumerate(zip(active, self.model.split_state(state))):
-                work[i][0]._state = item_state
+                streams[i]._state = item_state
                 outputs[i] = log_probs[j, : int(out_lengths[j])].detach().numpy()
-        return [stream._advance(outputs.get(i)) for i, (stream, _) in enumerate(work)]
+        return [stream._advance(outputs.get(i)) for i, stream in enumerate(streams)]
 
 
 class RecognitionStream:
@@ -361,6 +393,9 @@ class RecognitionStream:
         """End the utterance and return the final result."""
         if self._finished:
             raise ValueError("this stream is already finished")
+        if self._samples:  # the end pad, as transcribe() appends it; not counted as audio
+            with torch.inference_mode():
+                self.recognizer._run([self], [self._featurizer.feed(self.recognizer.end_padding())])
         self._finished = True
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
 

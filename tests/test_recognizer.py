@@ -130,3 +130,38 @@ def test_hotwords_are_normalised_and_validated():
         rec.transcribe(audio, hotwords=[42])
     with pytest.raises(ValueError, match="empty"):
         rec.transcribe(audio, hotwords=["?!"])
+
+
+def test_end_pad_is_decoded_but_not_counted_as_audio():
+    """The end pad lets a one-way model emit its last letters: transcribe(audio) reads audio + pad, and
+    the transcript's duration and word times still describe the audio alone."""
+    padded = make_recognizer(beam_size=1, end_pad=0.3)
+    plain = make_recognizer(beam_size=1, end_pad=0.0)
+    audio = noise(1.0)
+    assert padded.end_padding().size == 4800 and np.abs(padded.end_padding()).max() < 1e-3
+    assert padded.log_probs(audio).shape[0] == plain.log_probs(np.concatenate([audio, padded.end_padding()])).shape[0]
+    assert padded.log_probs(audio).shape[0] > plain.log_probs(audio).shape[0]
+    t = padded.transcribe(audio)
+    assert t.text == plain.transcribe(np.concatenate([audio, padded.end_padding()])).text
+    assert t.duration == pytest.approx(1.0)
+    assert all(0 <= w.start <= w.end <= t.duration for w in t.words)
+    stream = padded.stream()
+    stream.feed(audio)
+    final = stream.finish()
+    assert final.text == t.text and final.duration == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 2.5, float("nan"), "0.1", True])
+def test_bad_end_pad_is_a_value_error(bad):
+    with pytest.raises(ValueError, match="end_pad"):
+        make_recognizer(end_pad=bad)
+    rec = make_recognizer()
+    rec.end_pad = bad
+    with pytest.raises(ValueError, match="end_pad"):
+        rec.transcribe(noise(0.5))
+
+
+def test_end_pad_is_saved_with_the_model(tmp_path):
+    path = make_recognizer(end_pad=0.4).save(tmp_path / "m.pt")
+    assert Recognizer.load(path).end_pad == 0.4
+    assert Recognizer.load(path, end_pad=0.0).end_pad == 0.0
