@@ -160,7 +160,7 @@ class Recognizer:
     end_pad: seconds of near-silence (-80 dBFS noise) appended to every utterance before decoding,
     in `transcribe` and when a stream finishes. A one-way LSTM trained with CTC emits a sound's
     letters a few frames after hearing it, so on a clip cut tight after the last word those letters
-    never come out ("house" -> "ha"); the pad gives the model the frames to emit them. Word times
+    never come out ("seven" -> "see"); the pad gives the model the frames to emit them. Word times
     stay within the real audio.
     """
 
