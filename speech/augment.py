@@ -33,6 +33,7 @@ __all__ = [
     "telephone_band",
     "codec_degrade",
     "spec_augment",
+    "channel_curve",
     "NOISE_COLOURS",
 ]
 
@@ -82,6 +83,12 @@ class AugmentConfig:
     # variety that speed perturbation (formants and pitch together) does not give.
     warp_prob: float = 0.0  # chance of warping an utterance's features
     warp_factors: tuple[float, float] = (0.9, 1.1)  # alpha is drawn uniformly in this range
+    # Microphone / channel colouring on the log-mel features: each utterance gets a smooth random gain
+    # curve across the mel bands (a spectral tilt plus a few broad bumps and dips), as different
+    # microphones, rooms and sound cards give. Telephone band and codec cover narrow channels; this covers
+    # the gentler colouring of ordinary full-band microphones, which training data from a few studios lacks.
+    eq_prob: float = 0.0  # chance of colouring an utterance
+    eq_db: float = 6.0  # largest tilt (band edge vs centre) and largest bump, in dB
     # SpecAugment on the log-mel features.
     spec_prob: float = 0.8  # chance of applying SpecAugment to an utterance
     freq_masks: int = 2  # number of frequency masks
@@ -105,6 +112,8 @@ class AugmentConfig:
             raise ValueError(f"speeds must be positive, got {self.speeds}")
         if any(v < 0 for v in self.pad_seconds):
             raise ValueError(f"AugmentConfig.pad_seconds={self.pad_seconds!r} must not be negative")
+        if not 0.0 <= self.eq_db <= 30.0:
+            raise ValueError(f"AugmentConfig.eq_db={self.eq_db!r} must be in [0, 30] dB")
         if len(self.warp_factors) != 2 or not all(0.5 <= a <= 2.0 for a in self.warp_factors):
             raise ValueError(f"AugmentConfig.warp_factors={self.warp_factors!r} must be two factors in [0.5, 2]")
         for name in ("pad_seconds", "gain_db", "snr_db", "rt60", "reverb_wet", "codec_bits", "warp_factors"):
@@ -120,7 +129,7 @@ class AugmentConfig:
     def off(cls) -> "AugmentConfig":
         """A configuration that changes nothing."""
         return cls(pad_prob=0, speed_prob=0, pitch_prob=0, gain_prob=0, noise_prob=0, reverb_prob=0,
-                   telephone_prob=0, codec_prob=0, warp_prob=0, spec_prob=0)
+                   telephone_prob=0, codec_prob=0, warp_prob=0, eq_prob=0, spec_prob=0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -369,6 +378,20 @@ def vtlp_warp(feats: torch.Tensor, alpha: float, f_min: float = FeatureConfig.f_
     return feats[:, lo] * (1 - frac) + feats[:, hi] * frac
 
 
+def channel_curve(n_bands: int, max_db: float, rng: np.random.Generator) -> torch.Tensor:
+    """A smooth random gain curve over `n_bands` mel bands, as natural-log power offsets (n_bands,).
+
+    A linear tilt of up to +-max_db between the band edges plus 1-3 Gaussian bumps or dips of up to
+    max_db, each 4-20 bands wide: the colouring of a microphone and room, not a narrow filter.
+    """
+    bands = np.arange(n_bands, dtype=np.float64)
+    db = rng.uniform(-max_db, max_db) * (bands / max(n_bands - 1, 1) - 0.5) * 2
+    for _ in range(int(rng.integers(1, 4))):
+        centre, width = rng.uniform(0, n_bands - 1), rng.uniform(4, 20)
+        db += rng.uniform(-max_db, max_db) * np.exp(-0.5 * ((bands - centre) / width) ** 2)
+    return torch.from_numpy(db * (np.log(10.0) / 10.0)).float()  # dB of power -> natural log
+
+
 def spec_augment(feats: torch.Tensor, rng: np.random.Generator, freq_masks: int = 2, freq_mask_width: int = 12,
                  time_masks: int = 2, time_mask_width: int = 30, max_fraction: float = 0.15,
                  fill: float | None = None) -> torch.Tensor:
@@ -405,8 +428,8 @@ def spec_augment(feats: torch.Tensor, rng: np.random.Generator, freq_masks: int 
 class Augmenter:
     """Applies an :class:`AugmentConfig` to waveforms and features with a caller-supplied generator.
 
-    ``Augmenter(cfg)(samples, rng)`` -> augmented float32 samples; ``.features(feats, rng)`` -> warped and
-    SpecAugmented features. Order of waveform steps: room-tone padding, speed, pitch, reverberation, noise,
+    ``Augmenter(cfg)(samples, rng)`` -> augmented float32 samples; ``.features(feats, rng)`` -> warped,
+    channel-coloured and SpecAugmented features. Order of waveform steps: room-tone padding, speed, pitch, reverberation, noise,
     telephone, codec, gain. `mel_range` is the (f_min, f_max) in Hz of the features' mel bands (for the warp).
     """
 
@@ -471,6 +494,8 @@ class Augmenter:
         c = self.config
         if c.warp_prob and rng.random() < c.warp_prob:
             feats = vtlp_warp(feats, float(rng.uniform(*c.warp_factors)), self.f_min, self.f_max)
+        if c.eq_prob and rng.random() < c.eq_prob:
+            feats = feats + channel_curve(feats.shape[-1], c.eq_db, rng).to(feats.dtype)
         if c.spec_prob and rng.random() < c.spec_prob:
             return spec_augment(feats, rng, c.freq_masks, c.freq_mask_width, c.time_masks, c.time_mask_width,
                                 c.time_mask_max_fraction)

@@ -5,7 +5,7 @@ import torch
 
 from speech.augment import (NOISE_COLOURS, AugmentConfig, Augmenter, add_noise, apply_gain, codec_degrade,
                             coloured_noise, pad_room_tone, pitch_shift, reverberate, spec_augment, speed_perturb,
-                            synthetic_rir, telephone_band, vtlp_warp)
+                            channel_curve, synthetic_rir, telephone_band, vtlp_warp)
 
 SR = 16000
 
@@ -217,3 +217,35 @@ def test_augmenter_warps_features_when_asked():
         AugmentConfig(warp_factors=(0.2, 1.1))
     with pytest.raises(ValueError, match="low end above high end"):
         AugmentConfig(warp_factors=(1.1, 0.9))
+
+
+def test_channel_curve_is_smooth_bounded_and_seeded():
+    rng = np.random.default_rng(3)
+    curves = [channel_curve(80, 6.0, rng) for _ in range(50)]
+    for c in curves:
+        db = c.numpy() * 10 / np.log(10)  # back to dB
+        assert c.shape == (80,) and torch.isfinite(c).all()
+        assert np.abs(db).max() <= 6.0 * 4 + 1e-6  # tilt + at most 3 bumps
+        assert np.abs(np.diff(db)).max() < 3.0  # smooth: no band jumps by more than a few dB
+    assert np.std([c.numpy() for c in curves], axis=0).min() > 0.1  # every band is moved sometimes
+    assert torch.equal(channel_curve(80, 6.0, np.random.default_rng(1)), channel_curve(80, 6.0, np.random.default_rng(1)))
+    assert torch.equal(channel_curve(80, 0.0, rng), torch.zeros(80))
+
+
+def test_augmenter_colours_the_channel_when_asked():
+    feats = _tone_features(1000.0)
+    cfg = AugmentConfig.from_dict({**AugmentConfig.off().to_dict(), "eq_prob": 1.0, "eq_db": 8.0})
+    out = Augmenter(cfg).features(feats, np.random.default_rng(0))
+    offset = out - feats
+    assert torch.allclose(offset, offset[0].expand_as(offset), atol=1e-5)  # the same curve on every frame
+    assert torch.allclose(offset[0], channel_curve(80, 8.0, _rng_after_one_draw(0)), atol=1e-5)
+    assert offset.abs().max() > 0.05
+    with pytest.raises(ValueError, match="eq_db"):
+        AugmentConfig(eq_db=-1.0)
+    assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def _rng_after_one_draw(seed):
+    rng = np.random.default_rng(seed)
+    rng.random()  # the eq_prob draw
+    return rng
