@@ -204,7 +204,6 @@ class Recognizer:
         self.n_best = n_best
         self.phrase_margin = phrase_margin
         self.end_pad = float(end_pad)
-        self._end_padding = np.zeros(0, dtype=np.float32)
         self.metrics = dict(metrics or {})
         self._extractor = FeatureExtractor(self.features)
 
@@ -300,9 +299,7 @@ class Recognizer:
         """The quiet samples appended to each utterance (`end_pad` seconds; the same every time)."""
         _check_end_pad(self.end_pad)  # also when set after construction
         n = int(round(self.end_pad * SAMPLE_RATE))
-        if self._end_padding.size != n:
-            self._end_padding = (END_PAD_LEVEL * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
-        return self._end_padding
+        return (END_PAD_LEVEL * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
 
     @torch.inference_mode()
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
@@ -339,6 +336,7 @@ class Recognizer:
         work = list(work)
         return self._run([stream for stream, _ in work], [stream._featurize(samples) for stream, samples in work])
 
+    @torch.inference_mode()
     def _run(self, streams: list["RecognitionStream"], feats: list[torch.Tensor]) -> list[Partial]:
         """The acoustic model over each stream's new feature frames, one batch, then each stream's decoder."""
         active = [i for i, f in enumerate(feats) if f.shape[0] > 0]
@@ -394,8 +392,7 @@ class RecognitionStream:
         if self._finished:
             raise ValueError("this stream is already finished")
         if self._samples:  # the end pad, as transcribe() appends it; not counted as audio
-            with torch.inference_mode():
-                self.recognizer._run([self], [self._featurizer.feed(self.recognizer.end_padding())])
+            self.recognizer._run([self], [self._featurizer.feed(self.recognizer.end_padding())])
         self._finished = True
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
 
