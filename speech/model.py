@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["CELLS", "AcousticConfig", "AcousticModel", "AcousticState", "PeepholeLSTM"]
+__all__ = ["CELLS", "AcousticConfig", "AcousticModel", "AcousticState", "PeepholeLSTM", "widen_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -595,3 +595,61 @@ def _prepend(frames: Tensor, num_frames: Tensor, x: Tensor, lengths: Tensor) -> 
     index = torch.where(positions[None, :] < n, positions[None, :], keep + positions[None, :] - n)  # (B, W)
     index = index.clamp(max=source.shape[1] - 1)
     return source.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1])), total  # (B, W, F)
+
+
+def widen_model(model: AcousticModel, hidden: int, *, noise: float = 0.0, seed: int = 0) -> AcousticModel:
+    """A copy of `model` with `hidden` units per recurrent layer that computes the same function.
+
+    Net2WiderNet (Chen et al., 2016) for a stack of fused LSTM or GRU layers: each new unit copies
+    the incoming weights and biases of a randomly chosen old unit of its layer; every weight that
+    reads a copied unit (the next layer's input weights, the layer's own recurrent weights, the
+    output layer) is divided by the number of copies of that unit. A copy then holds the same cell
+    and hidden state as its original at every step, and the sums that read them are unchanged, so
+    the wide model starts exactly where the trained narrow one is (up to float rounding) and
+    training can use the extra units. `noise` > 0 adds Gaussian noise of that many standard
+    deviations of each weight matrix to the new units' incoming weights, to break the symmetry
+    (dropout between layers breaks it too, once training starts).
+    """
+    config = model.config
+    if config.cell not in ("lstm", "gru") or config.bidirectional:
+        raise ValueError(f"widening supports one-way 'lstm' and 'gru' layers, not cell={config.cell!r}"
+                         f"{' (bidirectional)' if config.bidirectional else ''}")
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < config.hidden:
+        raise ValueError(f"hidden must be an int >= the model's {config.hidden}, got {hidden!r}")
+    if not _is_number(noise) or not noise >= 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    old_h = config.hidden
+    gates = 4 if config.cell == "lstm" else 3
+    wide = AcousticModel(AcousticConfig.from_dict({**config.to_dict(), "hidden": hidden}))
+    generator = torch.Generator().manual_seed(seed)
+    old = {k: v.detach().float() for k, v in model.state_dict().items()}
+    new: dict[str, Tensor] = {k: v for k, v in old.items() if not k.startswith(("rnn.", "output."))}
+
+    def source_units() -> tuple[Tensor, Tensor]:
+        extra = torch.randint(0, old_h, (hidden - old_h,), generator=generator)
+        units = torch.cat([torch.arange(old_h), extra])
+        copies = torch.bincount(units, minlength=old_h).float()
+        return units, copies[units]  # which old unit each new unit copies; how many share it
+
+    previous: Optional[tuple[Tensor, Tensor]] = None
+    for layer in range(config.layers):
+        units, shares = source_units()
+        rows = torch.cat([gate * old_h + units for gate in range(gates)])
+        w_ih = old[f"rnn.weight_ih_l{layer}"][rows]
+        if previous is not None:  # the input is the previous (widened) layer's hidden state
+            w_ih = w_ih[:, previous[0]] / previous[1]
+        w_hh = old[f"rnn.weight_hh_l{layer}"][rows][:, units] / shares
+        if noise > 0 and hidden > old_h:
+            new_rows = torch.cat([gate * hidden + torch.arange(old_h, hidden) for gate in range(gates)])
+            for w in (w_ih, w_hh):
+                w[new_rows] += noise * w.std() * torch.randn(len(new_rows), w.shape[1], generator=generator)
+        new[f"rnn.weight_ih_l{layer}"] = w_ih
+        new[f"rnn.weight_hh_l{layer}"] = w_hh
+        new[f"rnn.bias_ih_l{layer}"] = old[f"rnn.bias_ih_l{layer}"][rows]
+        new[f"rnn.bias_hh_l{layer}"] = old[f"rnn.bias_hh_l{layer}"][rows]
+        previous = (units, shares)
+    assert previous is not None
+    new["output.weight"] = old["output.weight"][:, previous[0]] / previous[1]
+    new["output.bias"] = old["output.bias"]
+    wide.load_state_dict(new)
+    return wide

@@ -334,3 +334,68 @@ def test_inference_and_training_kernels_agree_and_onednn_setting_is_restored():
     assert torch.backends.mkldnn.enabled == enabled
     reference, _, _ = model(feats, torch.tensor([20, 13]))  # grad mode: default kernels
     torch.testing.assert_close(fast, reference.detach(), atol=1e-5, rtol=0)
+
+
+# ------------------------------------------------------------------ widening (Net2WiderNet)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("proj", [0, 8])
+def test_widened_model_computes_the_same_function_and_streams(cell, proj):
+    from speech.model import widen_model
+
+    model = tiny(cell, layers=3, input_proj=proj, silent_start=2)
+    wide = widen_model(model, 29, seed=3).eval()
+    assert wide.config.hidden == 29 and wide.config.layers == 3 and wide.config.cell == cell
+    assert wide.num_parameters() > model.num_parameters()
+    torch.testing.assert_close(wide.feat_mean, model.feat_mean)
+    feats = torch.randn(2, 40, N_MELS)
+    with torch.no_grad():
+        a, la, _ = model(feats, torch.tensor([40, 23]))
+        b, lb, _ = wide(feats, torch.tensor([40, 23]))
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+        assert torch.equal(la, lb)
+        # the wide model is an ordinary model: chunked streaming still equals one pass
+        torch.testing.assert_close(run_chunks(wide, feats[0], random_sizes(random.Random(1), 40)),
+                                   run_whole(wide, feats[0]), atol=1e-5, rtol=1e-5)
+
+
+def test_widening_noise_breaks_symmetry_a_little_and_same_width_is_a_copy():
+    from speech.model import widen_model
+
+    model = tiny("lstm", layers=2)
+    feats = torch.randn(1, 30, N_MELS)
+    with torch.no_grad():
+        a = run_whole(model, feats[0])
+        noisy = widen_model(model, 24, noise=0.05, seed=0).eval()
+        b = run_whole(noisy, feats[0])
+        assert 0 < (a - b).abs().max() < 0.5
+        new_units = noisy.rnn.weight_ih_l0[16:24]  # the input gate rows of the 8 new units
+        copied = model.rnn.weight_ih_l0
+        assert not any(torch.equal(row, old) for row in new_units for old in copied)
+        same = widen_model(model, 16, noise=0.05).eval()  # nothing new to perturb
+        torch.testing.assert_close(run_whole(same, feats[0]), a, atol=1e-6, rtol=1e-6)
+    for key, value in model.state_dict().items():  # the source model is left alone
+        assert value.shape == tiny("lstm", layers=2).state_dict()[key].shape
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(hidden=8), "hidden must be"),
+    (dict(hidden=20.0), "hidden must be"),
+    (dict(hidden=True), "hidden must be"),
+    (dict(hidden=20, noise=-1), "noise must be"),
+    (dict(hidden=20, noise=float("nan")), "noise must be"),
+])
+def test_widening_refuses_bad_values(kwargs, message):
+    from speech.model import widen_model
+
+    with pytest.raises(ValueError, match=message):
+        widen_model(tiny("lstm"), **kwargs)
+
+
+@pytest.mark.parametrize("overrides", [dict(cell="lstm_peephole"), dict(bidirectional=True)])
+def test_widening_refuses_cells_it_cannot_copy(overrides):
+    from speech.model import widen_model
+
+    with pytest.raises(ValueError, match="widening supports"):
+        widen_model(tiny(**overrides), 20)
