@@ -12,7 +12,6 @@ has to put the new units to use. The output reads like any checkpoint: `--init-f
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech.model import AcousticConfig, AcousticModel, widen_model  # noqa: E402
+from speech.train import _atomic_save  # noqa: E402
 
 KEEP = ("format", "version", "feature_config", "alphabet", "decoding")
 
@@ -55,10 +55,7 @@ def main(argv=None) -> int:
         print(f"widen_speech_model: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    _atomic_save(ckpt, out)  # the trainer's: a crash never leaves half a checkpoint behind
     n = sum(v.numel() for v in ckpt["state_dict"].values() if v.is_floating_point())
     print(f"{out}: hidden {ckpt['metrics']['hidden'][0]} -> {args.hidden}, {n:,} weights")
     return 0
