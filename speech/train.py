@@ -349,7 +349,7 @@ def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, 
     optimizer.zero_grad(set_to_none=True)
     device_type = batch.feats.device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp and device_type == "cuda"):
-        log_probs, out_lengths, _ = model(batch.feats, batch.feat_lengths)  # (B, T', V)
+        log_probs, out_lengths, _ = model(batch.feats, batch.feat_lengths, final_state=False)  # (B, T', V)
     silent_start = getattr(getattr(model, "module", model).config, "silent_start", 0)
     loss, n_keep, dropped = _ctc_loss(log_probs, out_lengths, batch, silent_start)
     finite = bool(torch.isfinite(loss))
@@ -430,7 +430,7 @@ def evaluate(recognizer_or_model, manifest, *, alphabet=None, feature_config=Non
         order: list[int] = []
         for idxs in tqdm(list(sampler), desc="evaluate", disable=not progress, leave=False):
             batch = collate([ds[i] for i in idxs]).to(device)
-            log_probs, out_lengths, _ = model(batch.feats, batch.feat_lengths)  # (B, T', V)
+            log_probs, out_lengths, _ = model(batch.feats, batch.feat_lengths, final_state=False)  # (B, T', V)
             hyps.extend(greedy_decode(log_probs, out_lengths, alphabet))
             refs.extend(batch.texts)
             order.extend(idxs)

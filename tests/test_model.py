@@ -336,6 +336,33 @@ def test_inference_and_training_kernels_agree_and_onednn_setting_is_restored():
     torch.testing.assert_close(fast, reference.detach(), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_without_a_final_state_padding_changes_no_output_or_gradient(cell, bidirectional):
+    """final_state=False (training) runs one-way models unpacked: same log-probs and gradients within each length."""
+    model = tiny(cell, bidirectional=bidirectional, input_proj=5, dropout=0.0).train()
+    lengths = torch.tensor([17, 5, 12, 9])
+    feats = torch.randn(len(lengths), 17, N_MELS)
+    for b, n in enumerate(lengths.tolist()):
+        feats[b, n:] = 100.0  # loud padding: any leak would show
+
+    def loss_and_grads(**kwargs):
+        model.zero_grad()
+        log_probs, out_lengths, state = model(feats, lengths, **kwargs)
+        kept = [log_probs[b, : int(n)] for b, n in enumerate(out_lengths)]
+        loss = sum((k * torch.arange(k.numel()).view_as(k).sin()).sum() for k in kept)
+        loss.backward()
+        return kept, [p.grad.clone() for p in model.parameters()], state
+
+    packed, packed_grads, packed_state = loss_and_grads()
+    padded, padded_grads, padded_state = loss_and_grads(final_state=False)
+    assert padded_state is None and (packed_state is None) == bidirectional
+    for a, b in zip(packed, padded):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=0)
+    for a, b in zip(packed_grads, padded_grads):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+
+
 # ------------------------------------------------------------------ widening (Net2WiderNet)
 
 

@@ -1,4 +1,5 @@
 """Training library (speech/train.py): metrics, guards, checkpoints, resume, overfitting, DDP under torchrun."""
+import copy
 import json
 import os
 import subprocess
@@ -138,6 +139,25 @@ def test_ctc_guard_skips_nan_batch(tmp_path):
     res = train_step(model, batch, opt)
     assert not res.skipped and np.isfinite(res.loss) and res.n_utts == 3
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_train_step_asks_for_no_state_and_learns_the_same(tmp_path):
+    """train_step runs the model with final_state=False (unpacked, ~3x faster on CPU): same loss, same update."""
+    model, batch = _tiny_model_and_batch(tmp_path)
+    asked = []
+    forward = model.forward
+    model.forward = lambda *a, **kw: asked.append(kw) or forward(*a, **kw)
+    reference = copy.deepcopy(model)
+    reference.forward = lambda feats, lengths, **kw: type(reference).forward(reference, feats, lengths)  # packed
+    results = []
+    for m in (model, reference):
+        torch.manual_seed(1)
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        results.append(train_step(m, batch, opt))
+    assert asked == [{"final_state": False}]
+    assert results[0].loss == pytest.approx(results[1].loss, rel=1e-5)
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_ctc_guard_drops_labels_longer_than_output(tmp_path):
