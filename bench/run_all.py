@@ -27,6 +27,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     step("Speech: architecture target (untrained 3x320 LSTM)", str(BENCH / "bench_speech.py"), "--model", "arch")
     step("Speech: shipped model", str(BENCH / "bench_speech.py"))
+    step("Speech: training step (packed vs padded batches)", str(BENCH / "bench_train_step.py"))
     step("Dialogue: shipped model", str(BENCH / "bench_dialogue.py"))
     step("Server latency", str(BENCH / "bench_server.py"))
     manifests = sorted(str(p) for p in (ROOT / "data" / "speech").glob("*test*.jsonl"))
