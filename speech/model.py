@@ -458,7 +458,8 @@ class AcousticModel(nn.Module):
         else:
             stacked = x.new_zeros(batch, 0, cfg.stack * cfg.n_mels)  # (B, 0, stack*F)
 
-        new_state = None if cfg.bidirectional else self._leftover(x, total, out_lengths)
+        # no state for bidirectional models, nor for callers that will not continue (final_state=False)
+        new_state = self._leftover(x, total, out_lengths) if final_state and not cfg.bidirectional else None
 
         if self.input_proj is not None:
             stacked = self.input_proj(stacked)  # (B, T', input_proj)
@@ -473,8 +474,6 @@ class AcousticModel(nn.Module):
         if cfg.silent_start:
             log_probs = self._silence_start(log_probs, position)
 
-        if not final_state:
-            new_state = None
         if new_state is not None:
             h, c = recurrent
             new_state = new_state._replace(h=h, c=c, position=(position + out_lengths).to(device))
