@@ -1,6 +1,6 @@
 """Speech speed benchmark: streaming real-time factor on one CPU thread, beam+LM cost vs greedy.
 
-    .venv/bin/python bench/bench_speech.py [--model en|PATH|arch] [--seconds 30] [--manifest M.jsonl] [--beam N]
+    .venv/bin/python bench/bench_speech.py [--model en|PATH|arch] [--seconds 30] [--manifest M.jsonl] [--beam N] [--int8]
 
 `--model arch` times an untrained 3-layer 320-unit LSTM (the architecture target of
 issue 2) so the number does not depend on training; the default times the shipped
@@ -80,12 +80,12 @@ def clips(manifest: str, seconds: float) -> np.ndarray:
     return np.concatenate(parts)[: int(seconds * 16000)].astype(np.float32)
 
 
-def load(model: str) -> Recognizer:
+def load(model: str, quantize: bool = False) -> Recognizer:
     if model == "arch":
         alphabet = Alphabet()
         acoustic = AcousticModel(AcousticConfig(hidden=320, layers=3, stack=3, stride=3, vocab_size=len(alphabet)))
-        return Recognizer(acoustic, alphabet, FeatureConfig())
-    return Recognizer.load(model)
+        return Recognizer(acoustic, alphabet, FeatureConfig(), quantize=quantize)
+    return Recognizer.load(model, quantize=quantize)
 
 
 def main(argv=None) -> dict:
@@ -95,14 +95,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--manifest", help="time on these clips (joined up to --seconds) instead of synthetic tones")
     parser.add_argument("--beam", type=int, default=None, help="beam size for the beam+LM timing (default: the model's)")
+    parser.add_argument("--int8", action="store_true", help="the acoustic model with int8 weights (Recognizer quantize=True)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    recognizer = load(args.model)
+    recognizer = load(args.model, args.int8)
     audio = clips(args.manifest, args.seconds) if args.manifest else speechlike(args.seconds)
     args.seconds = audio.size / 16000
     beam_size = args.beam or (recognizer.beam_size if recognizer.beam_size > 1 else 8)
-    n_params = sum(p.numel() for p in recognizer.model.parameters())
+    n_params = sum(p.numel() for p in recognizer._float_model.parameters())  # int8 modules hide their weights
 
     recognizer.beam_size, lm = 1, recognizer.lm
     recognizer.lm = None
@@ -125,6 +126,7 @@ def main(argv=None) -> dict:
         "unk_penalty": recognizer.unk_penalty,
         "chunk_ms": args.chunk_ms,
         "threads": 1,
+        "int8": args.int8,
         "rtf_greedy": greedy[0] / args.seconds,
         "rtf_beam_lm": beam[0] / args.seconds,
         "rtf_greedy_cpu": greedy[1] / args.seconds,
@@ -137,6 +139,8 @@ def main(argv=None) -> dict:
     name = "speech_arch.json" if args.model == "arch" else "speech.json"
     if args.manifest:
         name = name.replace(".json", "_real.json")
+    if args.int8:
+        name = name.replace(".json", "_int8.json")
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(f"| model | params | RTF greedy (wall / cpu) | RTF beam {beam_size} + LM (wall / cpu) | beam/greedy (cpu) |")
     print("|---|---:|---:|---:|---:|")

@@ -9,7 +9,8 @@ and the paired bootstrap difference new - old (95 % interval over utterances, 2,
 models scored on the same resampled utterances) with a verdict: an interval that excludes 0 is a
 difference the data can show, one that straddles 0 is a tie. Per-manifest rows follow. A model is
 shipped only when the tuning set says "new better" and the held-out sets do not say "old better".
-`--json FILE` keeps every hypothesis.
+`--json FILE` keeps every hypothesis. `--new-int8` loads NEW with int8 weights (`quantize=True`):
+`compare_models.py en en ... --new-int8` measures what quantization costs.
 """
 from __future__ import annotations
 
@@ -80,13 +81,14 @@ def main(argv=None) -> int:
                         help="at most N random utterances per manifest (seed 0, the same as compare_asr)")
     parser.add_argument("--phrases", default=None, metavar="FILE", help="also compare command mode with this list")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--new-int8", action="store_true", help="run NEW with int8 weights (Recognizer quantize=True)")
     parser.add_argument("--json", default=None, metavar="FILE")
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 1:
         parser.error("--sample must be >= 1")
     torch.set_num_threads(args.threads)
     try:
-        models = {"old": Recognizer.load(args.old), "new": Recognizer.load(args.new)}
+        models = {"old": Recognizer.load(args.old), "new": Recognizer.load(args.new, quantize=args.new_int8)}
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     phrases = normalized_phrases(args.phrases) if args.phrases else None
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
         print(f"{manifest}: {len(items)} utterances", file=sys.stderr)
 
     sets = {"all": compare(all_refs, all_decoded["old"], all_decoded["new"]), **per_set}
-    print(f"old = {args.old}, new = {args.new}\n")
+    print(f"old = {args.old}, new = {args.new}{' (int8)' if args.new_int8 else ''}\n")
     print(markdown(sets))
     if args.json:
         Path(args.json).write_text(json.dumps({"old": args.old, "new": args.new, "refs": all_refs,

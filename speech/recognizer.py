@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -162,6 +163,13 @@ class Recognizer:
     letters a few frames after hearing it, so on a clip cut tight after the last word those letters
     never come out ("seven" -> "see"); the pad gives the model the frames to emit them. Word times
     stay within the real audio.
+
+    quantize: run the acoustic model's LSTM and linear layers with int8 weights (PyTorch dynamic
+    quantization; activations stay float). Streaming one utterance is memory-bound, reading every
+    weight for each 30 ms frame, so a quarter of the bytes makes the shipped model's stream about 3x
+    faster on one thread (beam+LM RTF 0.044 -> 0.014) for about a point of WER (see its model card). Activations are scaled to int8 per model
+    call, so a streamed result can differ slightly from `transcribe` of the same audio (the float model's
+    are equal). CPU only; `save` writes the float weights.
     """
 
     def __init__(
@@ -180,6 +188,7 @@ class Recognizer:
         phrase_margin: float = 4.0,
         end_pad: float = 0.15,
         metrics: dict | None = None,
+        quantize: bool = False,
     ):
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
@@ -188,9 +197,12 @@ class Recognizer:
                           unk_penalty=unk_penalty, hotword_boost=hotword_boost, n_best=n_best)
         PhraseDecoder.check_margin(phrase_margin)
         _check_end_pad(end_pad)
+        if not isinstance(quantize, bool):
+            raise ValueError(f"quantize must be True or False, got {quantize!r}")
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
-        self.model = model.eval()
+        self.quantize = quantize
+        self.model = model  # the setter keeps the float weights and, with quantize, an int8 copy
         self.alphabet = alphabet
         self.features = features or FeatureConfig()
         if self.features.n_mels != model.config.n_mels:
@@ -206,6 +218,16 @@ class Recognizer:
         self.end_pad = float(end_pad)
         self.metrics = dict(metrics or {})
         self._extractor = FeatureExtractor(self.features)
+
+    @property
+    def model(self) -> AcousticModel:
+        """The acoustic model that runs: the float model, or its int8 copy when quantize is set."""
+        return self._model
+
+    @model.setter
+    def model(self, model: AcousticModel) -> None:
+        self._float_model = model.eval()  # what save() writes, also when running quantized
+        self._model = _int8(self._float_model) if self.quantize else self._float_model
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -238,11 +260,12 @@ class Recognizer:
 
     def save(self, path: str | os.PathLike, *, half: bool = False) -> Path:
         """Write an inference checkpoint atomically (a plain dict, weights_only-loadable)."""
-        state = {k: (v.half() if half and v.is_floating_point() else v.clone()) for k, v in self.model.state_dict().items()}
+        state = {k: (v.half() if half and v.is_floating_point() else v.clone())
+                 for k, v in self._float_model.state_dict().items()}
         ckpt = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
-            "acoustic_config": self.model.config.to_dict(),
+            "acoustic_config": self._float_model.config.to_dict(),
             "feature_config": self.features.to_dict(),
             "alphabet": self.alphabet.to_list(),
             "state_dict": state,
@@ -395,6 +418,15 @@ class RecognitionStream:
             self.recognizer._run([self], [self._featurizer.feed(self.recognizer.end_padding())])
         self._finished = True
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
+
+
+def _int8(model: AcousticModel) -> AcousticModel:
+    """A copy of `model` whose LSTM/GRU and linear layers hold int8 weights (dynamic quantization)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch.ao.quantization warns that it moves to torchao; it works in the pinned torch
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear}, dtype=torch.qint8).eval()
 
 
 def _normalize_phrases(hotwords: Sequence[str] | None, name: str = "hotwords") -> list[str]:

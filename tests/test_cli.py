@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from speech import Recognizer
 from test_recognizer import make_recognizer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +54,14 @@ def test_transcribe_hotword_and_beam(model_and_audio):
     _, model, files = model_and_audio
     result = run("transcribe", str(files[0]), "--model", str(model), "--beam", "4", "--hotword", "lights")
     assert result.returncode == 0, result.stderr
+
+
+def test_transcribe_with_int8_weights(model_and_audio):
+    rec, model, files = model_and_audio
+    result = run("transcribe", str(files[0]), "--model", str(model), "--beam", "1", "--int8")
+    assert result.returncode == 0, result.stderr
+    fast = Recognizer.load(model, beam_size=1, quantize=True)
+    assert result.stdout.strip() == fast.transcribe(soundfile.read(files[0], dtype="float32")[0]).text
 
 
 def test_transcribe_and_evaluate_with_a_phrase_list(model_and_audio, tmp_path):

@@ -5,6 +5,7 @@ import torch
 
 from speech import AcousticConfig, AcousticModel, Alphabet, FeatureConfig, Recognizer
 from speech.lm import NGramLM
+from speech.train import cer
 
 
 def make_recognizer(seed=0, cell="lstm", **options) -> Recognizer:
@@ -165,3 +166,48 @@ def test_end_pad_is_saved_with_the_model(tmp_path):
     path = make_recognizer(end_pad=0.4).save(tmp_path / "m.pt")
     assert Recognizer.load(path).end_pad == 0.4
     assert Recognizer.load(path, end_pad=0.0).end_pad == 0.0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lstm_peephole"])
+def test_int8_runs_close_to_the_float_model(cell):
+    exact = make_recognizer(cell=cell, beam_size=1)
+    fast = make_recognizer(cell=cell, beam_size=1, quantize=True)
+    audio = noise()
+    a, b = exact.log_probs(audio), fast.log_probs(audio)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() < 0.5  # int8 weights: close, not equal
+    assert (a.argmax(1) == b.argmax(1)).mean() > 0.9
+    assert np.abs(a - b).max() > 0, "the weights should really be int8"
+    if cell != "lstm_peephole":  # our own cell quantizes its linear layers; torch's LSTM/GRU are swapped whole
+        assert "quantized" in type(fast.model.rnn).__module__
+    assert fast._float_model.output.weight.dtype == torch.float32  # the float model is kept, untouched
+
+
+def test_int8_streams_close_to_offline_and_saves_the_float_weights(tmp_path):
+    fast = make_recognizer(beam_size=4, quantize=True)
+    audio = noise()
+    stream = fast.stream()
+    for start in range(0, audio.size, 1600):
+        stream.feed(audio[start : start + 1600])
+    # int8 activations are scaled per model call, so a stream's chunks can round differently from one
+    # offline pass: close, not always equal.
+    assert cer(fast.transcribe(audio).text, stream.finish().text) < 0.3
+    path = fast.save(tmp_path / "model.pt")
+    exact = make_recognizer(beam_size=4)
+    np.testing.assert_allclose(Recognizer.load(path).log_probs(audio), exact.log_probs(audio), atol=1e-6)
+    again = Recognizer.load(path, quantize=True)
+    np.testing.assert_allclose(again.log_probs(audio), fast.log_probs(audio), atol=1e-5)
+
+
+def test_quantize_must_be_a_bool():
+    with pytest.raises(ValueError, match="quantize must be True or False"):
+        make_recognizer(quantize="yes")
+
+
+def test_a_model_assigned_to_an_int8_recognizer_runs_int8_and_saves_float(tmp_path):
+    fast, other = make_recognizer(quantize=True), make_recognizer(seed=3)
+    fast.model = other.model
+    assert "quantized" in type(fast.model.rnn).__module__
+    audio = noise()
+    np.testing.assert_allclose(Recognizer.load(fast.save(tmp_path / "m.pt")).log_probs(audio),
+                               other.log_probs(audio), atol=1e-6)
