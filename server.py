@@ -806,6 +806,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
     p.add_argument("--db", default=defaults.db_path, help=f"conversation database (default {defaults.db_path})")
     p.add_argument("--speech-model", default=defaults.speech_model, help="speech model name or checkpoint path")
+    p.add_argument("--speech-int8", action="store_true",
+                   help="run the speech model with int8 weights: about 3x less CPU per stream, about 1 WER point worse")
     p.add_argument("--dialogue-model", default=defaults.dialogue_model, help="dialogue model name or checkpoint")
     p.add_argument("--token", default=None, help="required client token (default: $ASSISTANT_TOKEN)")
     p.add_argument("--origins", default="", help="comma-separated browser Origins allowed besides the server's "
@@ -834,7 +836,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         decoding = json.loads(args.decoding) if args.decoding else {}
-        config = AssistantConfig(speech_model=args.speech_model, dialogue_model=args.dialogue_model, db_path=args.db,
+        config = AssistantConfig(speech_model=args.speech_model, speech_int8=args.speech_int8,
+                                 dialogue_model=args.dialogue_model, db_path=args.db,
                                  history_turns=args.history_turns, max_sessions=args.max_sessions,
                                  vad_mode=args.vad, silence_ms=args.silence_ms,
                                  idle_timeout_seconds=args.idle_timeout, max_session_seconds=args.max_session_seconds,

@@ -115,7 +115,7 @@ class Assistant:
         from speech import Recognizer
 
         config = config or AssistantConfig()
-        recognizer = Recognizer.load(config.speech_model)
+        recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
         responder = Responder.load(config.dialogue_model)
         return cls(config, recognizer, responder, Memory(config.db_path))
 

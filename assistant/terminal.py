@@ -268,18 +268,18 @@ class LocalBackend(Backend):
 
     @classmethod
     def load(cls, *, speech_model: str = "en", dialogue_model: str = "en", db: str | None = None,
-             recognizer=None, responder=None) -> "LocalBackend":
+             recognizer=None, responder=None, speech_int8: bool = False) -> "LocalBackend":
         """Load the models (or use the given ones) and open the conversation database."""
         from .config import AssistantConfig
         from .memory import Memory
         from .pipeline import Assistant
 
-        config = AssistantConfig(speech_model=str(speech_model), dialogue_model=str(dialogue_model),
+        config = AssistantConfig(speech_model=str(speech_model), speech_int8=speech_int8, dialogue_model=str(dialogue_model),
                                  **({"db_path": str(db)} if db else {}))
         if recognizer is None:
             from speech.recognizer import Recognizer
 
-            recognizer = Recognizer.load(config.speech_model)
+            recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
         if responder is None:
             from dialogue import Responder
 
@@ -645,6 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="access token of the server, --url mode (default: $ASSISTANT_TOKEN)")
     where.add_argument("--speech-model", default="en", metavar="NAME_OR_PATH",
                        help="speech model name or checkpoint path (default: en)")
+    where.add_argument("--speech-int8", action="store_true",
+                       help="run the speech model with int8 weights: about 3x less CPU, about 1 WER point worse")
     where.add_argument("--dialogue-model", default="en", metavar="NAME_OR_PATH",
                        help="dialogue model name or checkpoint path (default: en)")
     where.add_argument("--db", default=None, metavar="PATH",
@@ -666,7 +668,7 @@ def _open_backend(args, recognizer=None, responder=None) -> Backend:
     if args.url:
         return RemoteBackend(args.url, args.token)
     return LocalBackend.load(speech_model=args.speech_model, dialogue_model=args.dialogue_model, db=args.db,
-                             recognizer=recognizer, responder=responder)
+                             recognizer=recognizer, responder=responder, speech_int8=args.speech_int8)
 
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,

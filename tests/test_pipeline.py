@@ -308,3 +308,18 @@ def test_bad_samples(assistant):
     with pytest.raises(ValueError):
         session.feed_audio(np.zeros(160, dtype=np.int16))
     assert session.feed_audio(b"\x00\x00" * 160) == []  # PCM16 bytes are fine
+
+
+def test_speech_int8_is_checked_and_loads_an_int8_recognizer(tmp_path, monkeypatch):
+    from dialogue import Responder
+
+    with pytest.raises(ValueError, match="speech_int8"):
+        AssistantConfig(speech_int8="yes")
+    saved = untrained_recognizer().save(tmp_path / "speech.pt")
+    monkeypatch.setattr(Responder, "load", classmethod(lambda cls, name: untrained_responder()))
+    loaded = Assistant.load(AssistantConfig(speech_model=str(saved), speech_int8=True, db_path=str(tmp_path / "a.db")))
+    try:
+        assert loaded.recognizer.quantize
+        assert "quantized" in type(loaded.recognizer.model.rnn).__module__
+    finally:
+        loaded.close()
