@@ -103,7 +103,7 @@ def main(argv=None) -> dict:
     audio = clips(args.manifest, args.seconds) if args.manifest else speechlike(args.seconds)
     args.seconds = audio.size / 16000
     beam_size = args.beam or (recognizer.beam_size if recognizer.beam_size > 1 else 8)
-    n_params = sum(p.numel() for p in recognizer._float_model.parameters())  # int8 modules hide their weights
+    n_params = sum(p.numel() for p in recognizer.float_model.parameters())  # int8 modules hide their weights
 
     recognizer.beam_size, lm = 1, recognizer.lm
     recognizer.lm = None

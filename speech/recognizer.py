@@ -167,9 +167,10 @@ class Recognizer:
     quantize: run the acoustic model's LSTM and linear layers with int8 weights (PyTorch dynamic
     quantization; activations stay float). Streaming one utterance is memory-bound, reading every
     weight for each 30 ms frame, so a quarter of the bytes makes the shipped model's stream about 3x
-    faster on one thread (beam+LM RTF 0.044 -> 0.014) for about a point of WER (see its model card). Activations are scaled to int8 per model
-    call, so a streamed result can differ slightly from `transcribe` of the same audio (the float model's
-    are equal). CPU only; `save` writes the float weights.
+    faster on one thread (beam+LM RTF 0.044 -> 0.014) for about a point of WER (see its model card).
+    Activations are scaled to int8 per model call, so a streamed result can differ slightly from
+    `transcribe` of the same audio (the float model's are equal). CPU only; `save` writes the float
+    weights (`float_model`).
     """
 
     def __init__(
@@ -223,6 +224,11 @@ class Recognizer:
     def model(self) -> AcousticModel:
         """The acoustic model that runs: the float model, or its int8 copy when quantize is set."""
         return self._model
+
+    @property
+    def float_model(self) -> AcousticModel:
+        """The float32 acoustic model (the one `save` writes), also when `model` is its int8 copy."""
+        return self._float_model
 
     @model.setter
     def model(self, model: AcousticModel) -> None:

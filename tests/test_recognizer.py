@@ -180,7 +180,7 @@ def test_int8_runs_close_to_the_float_model(cell):
     assert np.abs(a - b).max() > 0, "the weights should really be int8"
     if cell != "lstm_peephole":  # our own cell quantizes its linear layers; torch's LSTM/GRU are swapped whole
         assert "quantized" in type(fast.model.rnn).__module__
-    assert fast._float_model.output.weight.dtype == torch.float32  # the float model is kept, untouched
+    assert fast.float_model.output.weight.dtype == torch.float32  # the float model is kept, untouched
 
 
 def test_int8_streams_close_to_offline_and_saves_the_float_weights(tmp_path):
