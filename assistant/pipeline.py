@@ -109,14 +109,17 @@ class Assistant:
         self._check_decoding(config.decoding)
 
     @classmethod
-    def load(cls, config: AssistantConfig | None = None) -> "Assistant":
-        """Load the configured models and open the configured database."""
-        from dialogue import Responder
-        from speech import Recognizer
-
+    def load(cls, config: AssistantConfig | None = None, *, recognizer=None, responder=None) -> "Assistant":
+        """Load the configured models (or use the given ones) and open the configured database."""
         config = config or AssistantConfig()
-        recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
-        responder = Responder.load(config.dialogue_model)
+        if recognizer is None:
+            from speech import Recognizer
+
+            recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
+        if responder is None:
+            from dialogue import Responder
+
+            responder = Responder.load(config.dialogue_model)
         return cls(config, recognizer, responder, Memory(config.db_path))
 
     def close(self) -> None:

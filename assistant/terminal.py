@@ -271,20 +271,11 @@ class LocalBackend(Backend):
              recognizer=None, responder=None, speech_int8: bool = False) -> "LocalBackend":
         """Load the models (or use the given ones) and open the conversation database."""
         from .config import AssistantConfig
-        from .memory import Memory
         from .pipeline import Assistant
 
         config = AssistantConfig(speech_model=str(speech_model), speech_int8=speech_int8, dialogue_model=str(dialogue_model),
                                  **({"db_path": str(db)} if db else {}))
-        if recognizer is None:
-            from speech.recognizer import Recognizer
-
-            recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
-        if responder is None:
-            from dialogue import Responder
-
-            responder = Responder.load(config.dialogue_model)
-        return cls(Assistant(config, recognizer, responder, Memory(config.db_path)))
+        return cls(Assistant.load(config, recognizer=recognizer, responder=responder))
 
     def describe(self) -> str:
         cfg = self.assistant.config
