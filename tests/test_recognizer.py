@@ -183,6 +183,24 @@ def test_int8_runs_close_to_the_float_model(cell):
     assert fast.float_model.output.weight.dtype == torch.float32  # the float model is kept, untouched
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_int8_scales_each_weight_row_so_one_large_row_does_not_spoil_the_rest(cell):
+    from speech.recognizer import _int8
+
+    rec = make_recognizer(cell=cell, beam_size=1)
+    with torch.no_grad():
+        for p in rec.float_model.parameters():
+            if p.dim() == 2:
+                p[0].mul_(30.0)  # one outlier row in every weight matrix
+    audio = noise()
+    exact = rec.log_probs(audio)
+    drift = {}
+    for per_channel in (False, True):
+        rec._model = _int8(rec.float_model, per_channel=per_channel)
+        drift[per_channel] = np.abs(rec.log_probs(audio) - exact).mean()
+    assert drift[True] < drift[False] / 3, drift  # one scale per matrix would be set by the outlier row
+
+
 def test_int8_streams_close_to_offline_and_saves_the_float_weights(tmp_path):
     fast = make_recognizer(beam_size=4, quantize=True)
     audio = noise()
@@ -194,9 +212,38 @@ def test_int8_streams_close_to_offline_and_saves_the_float_weights(tmp_path):
     assert cer(fast.transcribe(audio).text, stream.finish().text) < 0.3
     path = fast.save(tmp_path / "model.pt")
     exact = make_recognizer(beam_size=4)
-    np.testing.assert_allclose(Recognizer.load(path).log_probs(audio), exact.log_probs(audio), atol=1e-6)
-    again = Recognizer.load(path, quantize=True)
+    as_float = Recognizer.load(path, quantize=False)
+    np.testing.assert_allclose(as_float.log_probs(audio), exact.log_probs(audio), atol=1e-6)
+    again = Recognizer.load(path)  # the checkpoint remembers that this recognizer ran int8
+    assert again.quantize and not as_float.quantize
     np.testing.assert_allclose(again.log_probs(audio), fast.log_probs(audio), atol=1e-5)
+
+
+def test_quantize_stored_in_a_checkpoint_is_checked_and_can_be_overridden(tmp_path):
+    from speech.recognizer import write_decoding
+
+    path = make_recognizer(beam_size=1).save(tmp_path / "m.pt")
+    assert not Recognizer.load(path).quantize
+    write_decoding(path, {"quantize": True})
+    assert Recognizer.load(path).quantize
+    assert not Recognizer.load(path, quantize=False).quantize
+    with pytest.raises(ValueError, match="quantize must be true or false"):
+        write_decoding(path, {"quantize": 1})
+    assert Recognizer.load(path).quantize  # the bad value never reached the file
+
+
+def test_int8_falls_back_to_float_where_torch_has_no_quantized_engine(monkeypatch, caplog):
+    import speech.recognizer as recognizer_module
+
+    def no_engine(model, per_channel=True):
+        raise RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine")
+
+    monkeypatch.setattr(recognizer_module, "_int8", no_engine)
+    with caplog.at_level("WARNING", logger="speech.recognizer"):
+        rec = make_recognizer(beam_size=1, quantize=True)
+    assert not rec.quantize and rec.model is rec.float_model
+    assert "int8 weights are not available" in caplog.text
+    assert rec.transcribe(noise()).text == make_recognizer(beam_size=1).transcribe(noise()).text
 
 
 def test_quantize_must_be_a_bool():
@@ -209,5 +256,5 @@ def test_a_model_assigned_to_an_int8_recognizer_runs_int8_and_saves_float(tmp_pa
     fast.model = other.model
     assert "quantized" in type(fast.model.rnn).__module__
     audio = noise()
-    np.testing.assert_allclose(Recognizer.load(fast.save(tmp_path / "m.pt")).log_probs(audio),
+    np.testing.assert_allclose(Recognizer.load(fast.save(tmp_path / "m.pt"), quantize=False).log_probs(audio),
                                other.log_probs(audio), atol=1e-6)
