@@ -806,8 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
     p.add_argument("--db", default=defaults.db_path, help=f"conversation database (default {defaults.db_path})")
     p.add_argument("--speech-model", default=defaults.speech_model, help="speech model name or checkpoint path")
-    p.add_argument("--speech-int8", action="store_true",
-                   help="run the speech model with int8 weights: about 3x less CPU per stream, about 1 WER point worse")
+    p.add_argument("--speech-int8", action=argparse.BooleanOptionalAction, default=None,
+                   help="int8 weights for the speech model: about 3x less CPU per stream at the same beam+LM WER "
+                        "(default: the model's choice; the shipped model runs int8)")
     p.add_argument("--dialogue-model", default=defaults.dialogue_model, help="dialogue model name or checkpoint")
     p.add_argument("--token", default=None, help="required client token (default: $ASSISTANT_TOKEN)")
     p.add_argument("--origins", default="", help="comma-separated browser Origins allowed besides the server's "

@@ -21,7 +21,7 @@ ENDPOINT_SENSITIVITIES = ("low", "medium", "high")
 class AssistantConfig:
     # --- models -------------------------------------------------------------------------------
     speech_model: str = "en"  # `Recognizer.load` argument: "en" (shipped model) or a checkpoint path
-    speech_int8: bool = False  # run it with int8 weights (`quantize=True`): ~3x less CPU, ~1 WER point worse
+    speech_int8: bool | None = None  # int8 weights (`quantize`): None = the model's choice (the shipped one runs int8)
     dialogue_model: str = "en"  # `Responder.load` argument: "en" (shipped model) or a checkpoint path
     # --- memory -------------------------------------------------------------------------------
     db_path: str = DEFAULT_DB_PATH  # SQLite file of the conversation memory (":memory:" for a throwaway one)
@@ -69,8 +69,8 @@ class AssistantConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name}={value!r}; must be a positive number")
-        if not isinstance(self.speech_int8, bool):
-            raise ValueError(f"speech_int8={self.speech_int8!r}; must be True or False")
+        if self.speech_int8 is not None and not isinstance(self.speech_int8, bool):
+            raise ValueError(f"speech_int8={self.speech_int8!r}; must be True, False or None (the model's choice)")
         if not isinstance(self.decoding, dict):
             raise ValueError(f"decoding={self.decoding!r}; must be a dict of DecodingOptions fields")
         if self.max_frame_bytes % 2:

@@ -115,7 +115,8 @@ class Assistant:
         if recognizer is None:
             from speech import Recognizer
 
-            recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
+            options = {} if config.speech_int8 is None else {"quantize": config.speech_int8}
+            recognizer = Recognizer.load(config.speech_model, **options)
         if responder is None:
             from dialogue import Responder
 

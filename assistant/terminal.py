@@ -268,7 +268,7 @@ class LocalBackend(Backend):
 
     @classmethod
     def load(cls, *, speech_model: str = "en", dialogue_model: str = "en", db: str | None = None,
-             recognizer=None, responder=None, speech_int8: bool = False) -> "LocalBackend":
+             recognizer=None, responder=None, speech_int8: bool | None = None) -> "LocalBackend":
         """Load the models (or use the given ones) and open the conversation database."""
         from .config import AssistantConfig
         from .pipeline import Assistant
@@ -636,8 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="access token of the server, --url mode (default: $ASSISTANT_TOKEN)")
     where.add_argument("--speech-model", default="en", metavar="NAME_OR_PATH",
                        help="speech model name or checkpoint path (default: en)")
-    where.add_argument("--speech-int8", action="store_true",
-                       help="run the speech model with int8 weights: about 3x less CPU, about 1 WER point worse")
+    where.add_argument("--speech-int8", action=argparse.BooleanOptionalAction, default=None,
+                       help="int8 weights for the speech model: about 3x less CPU at the same beam+LM WER "
+                            "(default: the model's choice; the shipped model runs int8)")
     where.add_argument("--dialogue-model", default="en", metavar="NAME_OR_PATH",
                        help="dialogue model name or checkpoint path (default: en)")
     where.add_argument("--db", default=None, metavar="PATH",

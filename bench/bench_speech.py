@@ -80,12 +80,13 @@ def clips(manifest: str, seconds: float) -> np.ndarray:
     return np.concatenate(parts)[: int(seconds * 16000)].astype(np.float32)
 
 
-def load(model: str, quantize: bool = False) -> Recognizer:
+def load(model: str, quantize: bool | None = None) -> Recognizer:
+    """The model to time; quantize None: the checkpoint's choice (the shipped model runs int8)."""
     if model == "arch":
         alphabet = Alphabet()
         acoustic = AcousticModel(AcousticConfig(hidden=320, layers=3, stack=3, stride=3, vocab_size=len(alphabet)))
-        return Recognizer(acoustic, alphabet, FeatureConfig(), quantize=quantize)
-    return Recognizer.load(model, quantize=quantize)
+        return Recognizer(acoustic, alphabet, FeatureConfig(), quantize=bool(quantize))
+    return Recognizer.load(model, **({} if quantize is None else {"quantize": quantize}))
 
 
 def main(argv=None) -> dict:
@@ -95,7 +96,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--manifest", help="time on these clips (joined up to --seconds) instead of synthetic tones")
     parser.add_argument("--beam", type=int, default=None, help="beam size for the beam+LM timing (default: the model's)")
-    parser.add_argument("--int8", action="store_true", help="the acoustic model with int8 weights (Recognizer quantize=True)")
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                        help="int8 weights (Recognizer quantize=True) or, with --no-int8, float "
+                             "(default: the model's choice; the shipped model runs int8)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -126,7 +129,7 @@ def main(argv=None) -> dict:
         "unk_penalty": recognizer.unk_penalty,
         "chunk_ms": args.chunk_ms,
         "threads": 1,
-        "int8": args.int8,
+        "int8": recognizer.quantize,
         "rtf_greedy": greedy[0] / args.seconds,
         "rtf_beam_lm": beam[0] / args.seconds,
         "rtf_greedy_cpu": greedy[1] / args.seconds,
@@ -139,7 +142,7 @@ def main(argv=None) -> dict:
     name = "speech_arch.json" if args.model == "arch" else "speech.json"
     if args.manifest:
         name = name.replace(".json", "_real.json")
-    if args.int8:
+    if recognizer.quantize:
         name = name.replace(".json", "_int8.json")
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(f"| model | params | RTF greedy (wall / cpu) | RTF beam {beam_size} + LM (wall / cpu) | beam/greedy (cpu) |")

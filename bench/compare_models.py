@@ -9,8 +9,9 @@ and the paired bootstrap difference new - old (95 % interval over utterances, 2,
 models scored on the same resampled utterances) with a verdict: an interval that excludes 0 is a
 difference the data can show, one that straddles 0 is a tie. Per-manifest rows follow. A model is
 shipped only when the tuning set says "new better" and the held-out sets do not say "old better".
-`--json FILE` keeps every hypothesis. `--new-int8` loads NEW with int8 weights (`quantize=True`):
-`compare_models.py en en ... --new-int8` measures what quantization costs.
+`--json FILE` keeps every hypothesis. Both run their float weights (`quantize=False`, also where a
+checkpoint such as the shipped one runs int8), so this compares weights; `--new-int8` loads NEW with
+int8 weights: `compare_models.py en en ... --new-int8` measures what quantization costs.
 """
 from __future__ import annotations
 
@@ -88,7 +89,9 @@ def main(argv=None) -> int:
         parser.error("--sample must be >= 1")
     torch.set_num_threads(args.threads)
     try:
-        models = {"old": Recognizer.load(args.old), "new": Recognizer.load(args.new, quantize=args.new_int8)}
+        # float weights on both sides unless --new-int8: this compares weights, whatever each checkpoint runs as
+        models = {"old": Recognizer.load(args.old, quantize=False),
+                  "new": Recognizer.load(args.new, quantize=args.new_int8)}
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     phrases = normalized_phrases(args.phrases) if args.phrases else None

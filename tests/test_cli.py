@@ -61,7 +61,23 @@ def test_transcribe_with_int8_weights(model_and_audio):
     result = run("transcribe", str(files[0]), "--model", str(model), "--beam", "1", "--int8")
     assert result.returncode == 0, result.stderr
     fast = Recognizer.load(model, beam_size=1, quantize=True)
-    assert result.stdout.strip() == fast.transcribe(soundfile.read(files[0], dtype="float32")[0]).text
+    audio = soundfile.read(files[0], dtype="float32")[0]
+    assert result.stdout.strip() == fast.transcribe(audio).text
+
+
+def test_int8_defaults_to_the_models_choice_and_no_int8_overrides_it(model_and_audio, tmp_path):
+    from speech.recognizer import write_decoding
+
+    rec, model, files = model_and_audio
+    int8_model = tmp_path / "int8.pt"
+    int8_model.write_bytes(model.read_bytes())
+    write_decoding(int8_model, {"quantize": True})  # as the shipped model does
+    audio = soundfile.read(files[0], dtype="float32")[0]
+    for flags, quantize in (([], True), (["--no-int8"], False)):
+        result = run("transcribe", str(files[0]), "--model", str(int8_model), "--beam", "1", *flags)
+        assert result.returncode == 0, result.stderr
+        expected = Recognizer.load(model, beam_size=1, quantize=quantize).transcribe(audio).text
+        assert result.stdout.strip() == expected, flags
 
 
 def test_transcribe_and_evaluate_with_a_phrase_list(model_and_audio, tmp_path):

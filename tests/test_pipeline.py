@@ -16,14 +16,15 @@ SHORT_REPLY = {"strategy": "greedy", "max_length": 8}
 
 
 @functools.lru_cache(maxsize=None)
-def untrained_recognizer():
+def untrained_recognizer(**options):
     from speech.features import FeatureConfig
     from speech.model import AcousticConfig, AcousticModel
     from speech.recognizer import Recognizer
     from speech.vocab import Alphabet
 
     torch.manual_seed(0)
-    return Recognizer(AcousticModel(AcousticConfig(hidden=16, layers=1)), Alphabet(), FeatureConfig(), beam_size=1)
+    return Recognizer(AcousticModel(AcousticConfig(hidden=16, layers=1)), Alphabet(), FeatureConfig(), beam_size=1,
+                      **options)
 
 
 @functools.lru_cache(maxsize=None)
@@ -323,3 +324,12 @@ def test_speech_int8_is_checked_and_loads_an_int8_recognizer(tmp_path, monkeypat
         assert "quantized" in type(loaded.recognizer.model.rnn).__module__
     finally:
         loaded.close()
+    # None (the default) leaves the choice to the checkpoint; False overrides a checkpoint that runs int8
+    int8_saved = untrained_recognizer(quantize=True).save(tmp_path / "speech_int8.pt")
+    for setting, expected in ((None, True), (False, False)):
+        loaded = Assistant.load(AssistantConfig(speech_model=str(int8_saved), speech_int8=setting,
+                                                db_path=str(tmp_path / "a.db")))
+        try:
+            assert loaded.recognizer.quantize is expected, setting
+        finally:
+            loaded.close()
