@@ -131,9 +131,9 @@ def cmd_evaluate(args) -> int:
             result = evaluate(recognizer, subset, max_utts=args.limit, progress=not args.json, phrases=phrases)
             rows.append({"set": set_name, "decoder": name, **result})
     if args.json:
-        print(json.dumps({"manifest": str(manifest), "results": rows}))
+        print(json.dumps({"manifest": str(manifest), "int8": recognizer.quantize, "results": rows}))
     else:
-        print(f"{manifest}")
+        print(f"{manifest} ({'int8' if recognizer.quantize else 'float'} weights)")
         print(f"{'set':<16} {'decoder':<10} {'utts':>6} {'WER %':>7} {'95% CI':>13} {'CER %':>7} {'RTF':>7}")
         for r in rows:
             low, high = r["wer_ci"]

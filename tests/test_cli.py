@@ -155,6 +155,7 @@ def test_evaluate_scores_a_manifest_and_each_corpus(model_and_audio, tmp_path):
 
     result = run("evaluate", str(manifest), "--model", str(model), "--json")
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["int8"] is False  # says which weights were scored
     rows = json.loads(result.stdout)["results"]
     assert [(r["set"], r["decoder"], r["n_utts"]) for r in rows] == [("all", "greedy", 2)]  # no LM: greedy only
     assert rows[0]["wer"] == pytest.approx(wer(texts, hyps)) and rows[0]["cer"] == pytest.approx(cer(texts, hyps))
@@ -171,6 +172,8 @@ def test_evaluate_scores_a_manifest_and_each_corpus(model_and_audio, tmp_path):
 
     table = run("evaluate", str(manifest), "--model", str(model), "--by-corpus")
     assert table.returncode == 0 and "sentences" in table.stdout and "WER %" in table.stdout and "95% CI" in table.stdout
+    assert "(float weights)" in table.stdout.splitlines()[0]
+    assert "(int8 weights)" in run("evaluate", str(manifest), "--model", str(model), "--int8").stdout.splitlines()[0]
 
     manifest.write_text("not json\n")
     broken = run("evaluate", str(manifest), "--model", str(model))
