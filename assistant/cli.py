@@ -36,9 +36,7 @@ def _load_recognizer(args):
     options = {}
     if args.beam is not None:
         options["beam_size"] = args.beam
-    if args.int8 is not None:
-        options["quantize"] = args.int8
-    return Recognizer.load(args.model, lm=args.lm, **options)
+    return Recognizer.load(args.model, lm=args.lm, quantize=args.int8, **options)
 
 
 def _phrases(args) -> list[str] | None:

@@ -115,8 +115,7 @@ class Assistant:
         if recognizer is None:
             from speech import Recognizer
 
-            options = {} if config.speech_int8 is None else {"quantize": config.speech_int8}
-            recognizer = Recognizer.load(config.speech_model, **options)
+            recognizer = Recognizer.load(config.speech_model, quantize=config.speech_int8)
         if responder is None:
             from dialogue import Responder
 

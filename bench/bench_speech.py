@@ -86,7 +86,7 @@ def load(model: str, quantize: bool | None = None) -> Recognizer:
         alphabet = Alphabet()
         acoustic = AcousticModel(AcousticConfig(hidden=320, layers=3, stack=3, stride=3, vocab_size=len(alphabet)))
         return Recognizer(acoustic, alphabet, FeatureConfig(), quantize=bool(quantize))
-    return Recognizer.load(model, **({} if quantize is None else {"quantize": quantize}))
+    return Recognizer.load(model, quantize=quantize)
 
 
 def main(argv=None) -> dict:

@@ -252,13 +252,17 @@ class Recognizer:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, source: str | os.PathLike = "en", *, lm: str | os.PathLike | NGramLM | None = None, **options) -> "Recognizer":
+    def load(cls, source: str | os.PathLike = "en", *, lm: str | os.PathLike | NGramLM | None = None,
+             quantize: bool | None = None, **options) -> "Recognizer":
         """Load a shipped model by name ("en") or a checkpoint path.
 
         The word LM comes from `lm` when given, else from an ARPA file next to the
-        checkpoint with the same stem (`en.arpa` or `en.arpa.gz`).
+        checkpoint with the same stem (`en.arpa` or `en.arpa.gz`). quantize None keeps the
+        checkpoint's choice (the shipped model runs int8); True or False overrides it.
         """
         ckpt, path = _read_checkpoint(source)
+        if quantize is not None:
+            options["quantize"] = quantize
         options = {**_decoding_settings(ckpt, path), **options}  # what the caller asks for wins
         config = AcousticConfig.from_dict(ckpt["acoustic_config"])
         model = AcousticModel(config)
