@@ -312,7 +312,7 @@ class _Node:
         self.token = token  # symbol id, None for the root
         self.depth = parent.depth + 1 if parent is not None else 0  # == len(text of the prefix)
         self.children: dict[int, _Node] = {}
-        self.made: dict[int, tuple] | None = None  # token -> scoring fields of a child made before (see _child)
+        self.made: dict[int, tuple] | None = None  # token -> scoring fields of a child made before (see _fields)
         self.frame = 0  # emission frame of `token`
         self.end = 0  # last frame of `token`'s run
         self.conf = 0.0  # posterior of `token` at `frame`
@@ -486,34 +486,31 @@ class BeamSearchStream(DecoderStream):
 
     # -------------------------------------------------------------- prefix tree
 
-    def _child(self, node: _Node, tok: int) -> _Node:
-        child = node.children.get(tok)
-        if child is not None:
-            return child
-        child = _Node(node, tok)
-        node.children[tok] = child
-        # A prefix that fell out of the beam is forgotten and, if extended again, made anew (see _step); its
-        # scoring fields depend only on the parent and the token, so they are kept on the parent and copied.
+    def _fields(self, node: _Node, tok: int) -> tuple:
+        """The scoring fields of `node` extended by `tok`, cached on `node`:
+        (word, n_words, lm, ctx, partial_lm, hot_done, hot_active, extra).
+
+        They depend only on the parent and the token, so an extension is scored without making its node;
+        most extensions never make the beam, and making a node for each was half the search's time. The
+        cache lives as long as the parent stays in the beam (see _step), so a prefix that fell out and is
+        extended again is not scored anew.
+        """
         made = node.made
         if made is None:
             made = node.made = {}
         else:
             fields = made.get(tok)
             if fields is not None:
-                (child.word, child.n_words, child.lm, child.ctx, child.partial_lm, child.hot_done, child.hot_active,
-                 child.extra) = fields
-                return child
+                return fields
         d = self.decoder
         hot_done = node.hot_done
         if tok == self._space:  # completes node.word (never empty: spaces after nothing are absorbed)
-            child.word = ""
-            child.partial_lm = 0.0
-            child.n_words = node.n_words + 1
+            word, partial_lm, n_words = "", 0.0, node.n_words + 1
             if d.lm is not None:
-                child.lm = node.lm + d._word_score(node.ctx, node.word, node.word in self._hot_words)
-                child.ctx = (node.ctx + (node.word,))[-d._ctx_len :] if d._ctx_len else ()
+                lm = node.lm + d._word_score(node.ctx, node.word, node.word in self._hot_words)
+                ctx = (node.ctx + (node.word,))[-d._ctx_len :] if d._ctx_len else ()
             else:
-                child.lm, child.ctx = 0.0, ()
+                lm, ctx = 0.0, ()
             active = []
             for h in node.hot_active:
                 if h.terminal:
@@ -524,22 +521,23 @@ class BeamSearchStream(DecoderStream):
             if self._hot_root is not None:
                 active.append(self._hot_root)
         else:
-            child.word = node.word + self._symbols[tok]
-            child.n_words = node.n_words
-            child.lm = node.lm
-            child.ctx = node.ctx
-            child.partial_lm = 0.0
-            active = [h.children[tok] for h in node.hot_active if tok in h.children]
-            if d.lm is not None and not d._is_prefix(child.word):
+            word, n_words, lm, ctx, partial_lm = node.word + self._symbols[tok], node.n_words, node.lm, node.ctx, 0.0
+            active = [h.children[tok] for h in node.hot_active if tok in h.children] if node.hot_active else ()
+            if d.lm is not None and not d._is_prefix(word):
                 # Only an OOV word can come out of this prefix: charge its final score now (without the
                 # penalty while it is on the way to a hot word, whose words are exempt).
-                child.partial_lm = d._word_score(node.ctx, child.word, bool(active))
-        child.hot_done = hot_done
-        child.hot_active = tuple(active)
-        credit = max((h.credit for h in active), default=0.0)
-        child.extra = d.lm_weight * (child.lm + child.partial_lm) + d.word_bonus * child.n_words + hot_done + credit
-        made[tok] = (child.word, child.n_words, child.lm, child.ctx, child.partial_lm, child.hot_done, child.hot_active,
-                     child.extra)
+                partial_lm = d._word_score(node.ctx, word, bool(active))
+        credit = max(h.credit for h in active) if active else 0.0
+        extra = d.lm_weight * (lm + partial_lm) + d.word_bonus * n_words + hot_done + credit
+        fields = made[tok] = (word, n_words, lm, ctx, partial_lm, hot_done, tuple(active), extra)
+        return fields
+
+    @staticmethod
+    def _make(node: _Node, tok: int, fields: tuple) -> _Node:
+        """The node for `node` + `tok`, with its scoring fields, linked into the tree."""
+        child = node.children[tok] = _Node(node, tok)
+        (child.word, child.n_words, child.lm, child.ctx, child.partial_lm, child.hot_done, child.hot_active,
+         child.extra) = fields
         return child
 
     # -------------------------------------------------------------- search
@@ -599,8 +597,11 @@ class BeamSearchStream(DecoderStream):
         t = self._t
         space = self._space
         # prefix -> [log P blank-ending, log P non-blank-ending, mass carried without a new emission at t,
-        #            best extension into it at t, that token's log posterior]
-        nxt: dict[_Node, list[float]] = {}
+        #            best extension into it at t, that token's log posterior, its score bonus (extra),
+        #            its scoring fields if its node is not made yet]
+        # A prefix new at t is keyed by (parent, token): its node is made only if it enters the beam.
+        nxt: dict = {}
+        fields_of = self._fields
         node0, pb0, pnb0 = self._beam[0]
         floor = _lse(pb0, pnb0) + node0.extra + max(row) - self.decoder.beam_threshold  # extensions below: skipped
         for node, pb, pnb in self._beam:
@@ -608,7 +609,7 @@ class BeamSearchStream(DecoderStream):
             floor_here = floor - node.extra
             e = nxt.get(node)
             if e is None:
-                e = nxt[node] = [NEG_INF, NEG_INF, NEG_INF, NEG_INF, 0.0]
+                e = nxt[node] = [NEG_INF, NEG_INF, NEG_INF, NEG_INF, 0.0, node.extra, None]
             e[0] = _lse(e[0], total + blank)
             carried = total + blank
             last = node.token
@@ -618,9 +619,11 @@ class BeamSearchStream(DecoderStream):
                 carried = _lse(carried, stay)
                 if row[last] > blank:
                     node.end = t
+            children, made = node.children, node.made or {}
+            absorb = not node.word  # a space here adds nothing
             for tok in cands:
                 v = row[tok]
-                if tok == space and not node.word:
+                if tok == space and absorb:
                     # A space after nothing or after a space: absorbed into the same prefix.
                     if last is None:
                         e[0] = _lse(e[0], total + v)
@@ -632,30 +635,41 @@ class BeamSearchStream(DecoderStream):
                 contrib = (pb if tok == last else total) + v
                 if contrib < floor_here or contrib == NEG_INF:
                     continue
-                child = self._child(node, tok)
+                child = children.get(tok)
+                if child is None:  # each beam prefix is visited once, so (node, tok) is new here
+                    fields = made.get(tok) or fields_of(node, tok)
+                    nxt[(node, tok)] = [NEG_INF, contrib, NEG_INF, contrib, v, fields[7], fields]
+                    continue
                 c = nxt.get(child)
                 if c is None:
-                    c = nxt[child] = [NEG_INF, NEG_INF, NEG_INF, NEG_INF, 0.0]
+                    nxt[child] = [NEG_INF, contrib, NEG_INF, contrib, v, child.extra, None]
+                    continue
                 c[1] = _lse(c[1], contrib)
                 if contrib > c[3]:
                     c[3], c[4] = contrib, v
             e[2] = carried
         scored = []
-        for node, e in nxt.items():
-            pb, pnb = e[0], e[1]
-            if e[3] > e[2]:  # this frame's emission dominates the prefix: it is where its last token is
-                node.frame = node.end = t
-                node.conf = math.exp(e[4])
-            scored.append((_lse(pb, pnb) + node.extra, node, pb, pnb))
+        for key, e in nxt.items():
+            if e[6] is None and e[3] > e[2]:  # this frame's emission dominates the prefix: it is where its last
+                key.frame = key.end = t       # token is (also for one that leaves the beam but stays an ancestor)
+                key.conf = math.exp(e[4])
+            scored.append((_lse(e[0], e[1]) + e[5], key, e))
         scored.sort(key=lambda s: -s[0])
         del scored[self.decoder.beam_size :]
         cut = scored[0][0] - self.decoder.beam_threshold
         while len(scored) > 1 and (scored[-1][0] < cut or scored[-1][0] == NEG_INF):
             scored.pop()
+        beam = []
+        for _, key, e in scored:
+            if e[6] is not None:  # a new prefix that made the beam: make its node
+                key = self._make(key[0], key[1], e[6])
+                key.frame = key.end = t
+                key.conf = math.exp(e[4])
+            beam.append((key, e[0], e[1]))
         # Only prefixes in the beam are ever extended. Forget the children that fell out of it (a later
         # extension re-creates them) and those of prefixes that left it, so the tree holds little more than
         # the beam and its ancestors and memory stays flat however long the stream runs.
-        alive = {node for _, node, _, _ in scored}
+        alive = {node for node, _, _ in beam}
         for node, _, _ in self._beam:
             if node not in alive:
                 node.children = {}
@@ -663,7 +677,7 @@ class BeamSearchStream(DecoderStream):
         for node in alive:
             if node.children:
                 node.children = {tok: c for tok, c in node.children.items() if c in alive}
-        self._beam = [(node, pb, pnb) for _, node, pb, pnb in scored]
+        self._beam = beam
 
     # -------------------------------------------------------------- results
 

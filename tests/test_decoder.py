@@ -296,6 +296,26 @@ def test_partial_stable_length_with_a_recreated_prefix():
     assert stream.partial() == ("n n", 1)
 
 
+def test_prefix_tree_holds_only_the_beam_and_its_ancestors(lm):
+    # Extensions are scored without making nodes; only those entering the beam get one, and prefixes that
+    # leave the beam are dropped from the tree, so its size stays bounded by beam x depth on a long stream.
+    m = spelled("the cat sat on the mat " * 4, np.random.default_rng(1), noise=2.0)
+    stream = BeamSearchDecoder(ALPHABET, beam_size=6, lm=lm, hotwords=["cat sat"]).stream()
+    for start in range(0, len(m), 5):
+        stream.advance(m[start : start + 5])
+        kept = set()
+        for node, _, _ in stream._beam:
+            while node is not None:
+                kept.add(node)
+                node = node.parent
+        held, todo = set(), list(kept)  # what the beam keeps alive through parent and children links
+        while todo:
+            node = todo.pop()
+            held.add(node)
+            todo.extend(node.children.values())
+        assert held == kept
+
+
 def test_beam_speed_is_reasonable(lm):
     # Not a benchmark: guards against accidental quadratic behaviour (1000 noisy frames).
     import time
