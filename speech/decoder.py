@@ -462,6 +462,8 @@ def _check_int(name: str, value, minimum: int) -> None:
 class BeamSearchStream(DecoderStream):
     """The state of one incremental prefix beam search (see `BeamSearchDecoder.stream`)."""
 
+    cut_new_prefixes = True  # skip new prefixes that provably cannot enter the beam (see _step); exact
+
     def __init__(self, decoder: BeamSearchDecoder, hotwords: tuple[str, ...]):
         self.decoder = d = decoder
         self.hotwords = hotwords
@@ -602,11 +604,24 @@ class BeamSearchStream(DecoderStream):
         # A prefix new at t is keyed by (parent, token): its node is made only if it enters the beam.
         nxt: dict = {}
         fields_of = self._fields
+        d = self.decoder
         node0, pb0, pnb0 = self._beam[0]
-        floor = _lse(pb0, pnb0) + node0.extra + max(row) - self.decoder.beam_threshold  # extensions below: skipped
+        floor = _lse(pb0, pnb0) + node0.extra + max(row) - d.beam_threshold  # extensions below: skipped
+        # An exact cut for new prefixes. Each prefix in the beam scores at least its blank-carried mass at t,
+        # so beam_size of them score at least `entry_cut`. A new prefix gets a single contribution, and its
+        # bonus (extra) is at most its parent's LM score, word bonuses and hot-word credit so far plus one
+        # more word (LM log probabilities are <= 0), so below the cut it cannot enter the beam and is not
+        # scored. Hot words can raise a bonus by more, so they turn the cut off.
+        if self.cut_new_prefixes and len(self._beam) >= d.beam_size and not self._hot_words:
+            entry_cut = sorted([_lse(pb, pnb) + blank + node.extra for node, pb, pnb in self._beam])[-d.beam_size]
+            one_more_word = d.lm_weight * max(d.unk_penalty, 0.0) + max(d.word_bonus, 0.0)
+        else:
+            entry_cut, one_more_word = NEG_INF, 0.0
         for node, pb, pnb in self._beam:
             total = _lse(pb, pnb)
             floor_here = floor - node.extra
+            bonus_bound = d.lm_weight * node.lm + d.word_bonus * node.n_words + node.hot_done + one_more_word
+            new_floor = entry_cut - bonus_bound
             e = nxt.get(node)
             if e is None:
                 e = nxt[node] = [NEG_INF, NEG_INF, NEG_INF, NEG_INF, 0.0, node.extra, None]
@@ -637,6 +652,8 @@ class BeamSearchStream(DecoderStream):
                     continue
                 child = children.get(tok)
                 if child is None:  # each beam prefix is visited once, so (node, tok) is new here
+                    if contrib < new_floor:
+                        continue
                     fields = made.get(tok) or fields_of(node, tok)
                     nxt[(node, tok)] = [NEG_INF, contrib, NEG_INF, contrib, v, fields[7], fields]
                     continue
@@ -655,8 +672,8 @@ class BeamSearchStream(DecoderStream):
                 key.conf = math.exp(e[4])
             scored.append((_lse(e[0], e[1]) + e[5], key, e))
         scored.sort(key=lambda s: -s[0])
-        del scored[self.decoder.beam_size :]
-        cut = scored[0][0] - self.decoder.beam_threshold
+        del scored[d.beam_size :]
+        cut = scored[0][0] - d.beam_threshold
         while len(scored) > 1 and (scored[-1][0] < cut or scored[-1][0] == NEG_INF):
             scored.pop()
         beam = []

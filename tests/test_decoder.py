@@ -296,6 +296,22 @@ def test_partial_stable_length_with_a_recreated_prefix():
     assert stream.partial() == ("n n", 1)
 
 
+@pytest.mark.parametrize("options", [{}, {"unk_penalty": 3.0, "word_bonus": -2.0}, {"word_bonus": 6.0}, {"lm_weight": 2.0, "beam_size": 3}])
+def test_cutting_new_prefixes_changes_nothing(lm, options):
+    # The cut skips extensions that cannot enter the beam; results must equal the search without it,
+    # also with a positive OOV "penalty" and a negative word bonus, where a bonus can rise by a word.
+    decoder = BeamSearchDecoder(ALPHABET, lm=lm, **{"beam_size": 8, "blank_skip": None, **options})
+    for seed in range(3):
+        m = spelled("the cat sat on a mat", np.random.default_rng(seed), noise=3.0)
+        results = []
+        for cut in (True, False):
+            stream = decoder.stream()
+            stream.cut_new_prefixes = cut
+            stream.advance(m)
+            results.append([(h.text, h.score, h.tokens) for h in stream.finalize()])
+        assert results[0] == results[1]
+
+
 def test_prefix_tree_holds_only_the_beam_and_its_ancestors(lm):
     # Extensions are scored without making nodes; only those entering the beam get one, and prefixes that
     # leave the beam are dropped from the tree, so its size stays bounded by beam x depth on a long stream.
