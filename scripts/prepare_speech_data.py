@@ -27,7 +27,7 @@ from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
 STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula",
-          "ktuberling", "klettres", "tuxpaint", "warzone", "bass", "toolkit")
+          "ktuberling", "klettres", "tuxpaint", "warzone", "qabcs", "bass", "toolkit")
 ENGINES = ("espeak-ng", "flite", "festival")
 DEFAULT_ENGINES = ENGINES
 ENGINES += ("rhvoice", "pico", "mbrola")   # opt-in: Debian contrib/non-free voices (speechdata.tts_debian_extra)
@@ -97,7 +97,7 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
         return False
     lines = [str(p) for p in real] + [str(out / "synth_train.jsonl"), str(out / "synth_test.jsonl")]
     for extra in ("asterisk.jsonl", "fotaq.jsonl", "drascula.jsonl",
-                  "ktuberling.jsonl", "klettres.jsonl", "tuxpaint.jsonl", "warzone.jsonl", "bass.jsonl"):
+                  "ktuberling.jsonl", "klettres.jsonl", "tuxpaint.jsonl", "warzone.jsonl", "qabcs.jsonl", "bass.jsonl"):
         if (out / extra).exists():
             lines.append(str(out / extra))
     body = "\n".join(lines) + "\n"
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     if "drascula" in args.stage_list:
         from speechdata.drascula import build_drascula
         info["drascula"] = build_drascula(args.out, args.out / "downloads", args.out.parent / "tools")
-    for kid in ("ktuberling", "klettres", "tuxpaint", "warzone"):
+    for kid in ("ktuberling", "klettres", "tuxpaint", "warzone", "qabcs"):
         if kid in args.stage_list:
             from speechdata import kidsgames
             info[kid] = getattr(kidsgames, f"build_{kid}")(args.out, args.out / "downloads",

@@ -108,3 +108,29 @@ def test_toolkit_stage_writes_an_evaluation_manifest_from_the_sdist(tmp_path, mo
         ("ps_goforward", "go forward ten meters")]
     assert [r["duration"] for r in rows] == [1.5, 1.0, 0.2]
     assert all(sf.info(r["audio"]).samplerate == 16000 for r in rows)
+
+
+def test_qabcs_clips_are_labelled_by_file_name(tmp_path, monkeypatch):
+    # build_qabcs on a fake unpacked qabcs-data: letters and words of both folders, speakers by folder,
+    # a non-letter file in alpha/ dropped; the PocketSphinx label check is replaced by "keep all".
+    import numpy as np
+    import soundfile as sf
+    from speechdata import kidsgames
+
+    root = tmp_path / "deb"
+    sr = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(0.5 * sr)) / sr).astype(np.float32)
+    clip = np.concatenate([np.zeros(sr // 10, np.float32), tone, np.zeros(sr // 10, np.float32)])
+    for rel in ("en/sounds/alpha/B.ogg", "en/sounds/alpha/ch.ogg", "en/sounds/words/paper_airplane.ogg",
+                "en_gb/sounds/words/doughnut.ogg"):
+        path = root / "usr/share/qabcs/abcs" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), clip, sr, format="OGG", subtype="VORBIS")
+    monkeypatch.setattr(kidsgames, "fetch_deb", lambda package, downloads: root)
+    monkeypatch.setattr(kidsgames, "_verify", lambda source, rows, out, tools: {"kept": len(rows), "rows": rows})
+    stats = kidsgames.build_qabcs(tmp_path / "out", tmp_path / "downloads", tmp_path / "tools")
+    got = sorted((r["speaker"], r["kind"], r["text"]) for r in stats["rows"])
+    assert got == [("qabcs_en_gb", "words", "doughnut"), ("qabcs_en_us", "alpha", "b"),
+                   ("qabcs_en_us", "words", "paper airplane")]
+    assert stats["dropped_before_check"] == {"not a single letter": 1}
+    assert kidsgames.qabcs_label(Path("a/en/sounds/alpha/Z.ogg")) == ("alpha", "z")

@@ -38,6 +38,14 @@ the Ogg Vorbis clips (44.1 kHz; Warzone 11 kHz) become 16 kHz mono PCM_16 FLAC u
   (debian/copyright `Files: *`: "1999-2004, Eidos Interactive; 2005-2013, Warzone 2100
   Project"; the game data was released under the GPL in 2004), Debian main.
 
+- qabcs (`qabcs-data`, usr/share/qabcs/abcs/{en,en_gb}/sounds/): the alphabet game's recorded English
+  voice, credited to one author (Jordan Irwin) for both the US (en) and British (en_gb) sets; en_gb
+  only re-records the words whose British form differs (doughnut, zed, ...). alpha/X.ogg: the letter
+  name, labelled by the letter; words/NAME.ogg: the word, labelled by the file name (electric_guitar
+  -> "electric guitar"; abc1.json gives the same names in capitals). Speakers by folder, qabcs_en_us
+  and qabcs_en_gb (nothing says whether they are different voices). License: GPL-3+ (debian/copyright
+  `Files: *`, "2019-2020 DanSoft"), Debian main.
+
 Per-clip checks before decoding: the clip must hold speech (at least 0.12 s of frames within 25 dB
 of its loudest frame, no more than 0.8 + letters/3 s of them) and last at most 4 s (warzone: 20 s).
 
@@ -65,7 +73,7 @@ from .normalize import get_normalizer, is_clean
 from .util import fetch_deb, write_flac_16k, write_jsonl_atomic
 from .verify import LabelChecker
 
-__all__ = ["build_ktuberling", "build_klettres", "build_tuxpaint", "build_warzone", "fetch_deb"]
+__all__ = ["build_ktuberling", "build_klettres", "build_tuxpaint", "build_warzone", "build_qabcs", "fetch_deb"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,7 @@ KLETTRES_SPEAKERS = {"en": "klettres_en_us", "en_GB": "klettres_en_gb"}
 # KLettres "syllables" that are not English words: no agreed spelling for what is said
 KLETTRES_NOT_WORDS = {"aw", "ch", "th"}
 TUXPAINT_FIX = {"mountaingoat": "mountain goat"}
+QABCS_SPEAKERS = {"en": "qabcs_en_us", "en_gb": "qabcs_en_gb"}
 
 
 def _convert(src: Path, dst: Path) -> np.ndarray:
@@ -300,4 +309,34 @@ def build_warzone(out: Path, downloads: Path, tools: Path) -> dict:
     items, dropped = _warzone_items(root / "usr/share/games/warzone2100/base.wz", downloads / "warzone2100-audio")
     rows, stats = _emit("warzone", items, out, dropped, max_seconds=20.0)
     stats.update(_verify("warzone", rows, out, tools))
+    return stats
+
+
+def qabcs_label(path: Path) -> tuple[str, str]:
+    """(kind, label) of a qABCs clip: alpha/b.ogg -> ("alpha", "b"); words/paper_airplane.ogg ->
+    ("words", "paper airplane")."""
+    kind = path.parent.name
+    return kind, path.stem.lower().replace("_", " ").strip()
+
+
+def build_qabcs(out: Path, downloads: Path, tools: Path) -> dict:
+    normalize = get_normalizer()
+    root = fetch_deb("qabcs-data", downloads) / "usr/share/qabcs/abcs"
+    items, dropped = [], {}
+    for lang, speaker in QABCS_SPEAKERS.items():
+        for src in sorted((root / lang / "sounds").glob("*/*.ogg")):
+            kind, label = qabcs_label(src)
+            if kind not in ("alpha", "words"):
+                continue
+            text = normalize(label)
+            if kind == "alpha" and not re.fullmatch(r"[a-z]", text):
+                dropped["not a single letter"] = dropped.get("not a single letter", 0) + 1
+                continue
+            if not text or not is_clean(text):
+                dropped["text"] = dropped.get("text", 0) + 1
+                continue
+            items.append({"src": src, "name": f"{kind}_{src.stem.lower()}", "speaker": speaker,
+                          "text": text, "source_text": src.stem, "kind": kind})
+    rows, stats = _emit("qabcs", items, out, dropped)
+    stats.update(_verify("qabcs", rows, out, tools))
     return stats
