@@ -121,6 +121,15 @@ def _clip_problem(text: str, x: np.ndarray, max_seconds: float = 4.0) -> str | N
     return None
 
 
+def _label_problem(text: str, letter: bool) -> str | None:
+    """Why a normalised label cannot be a transcript (a letter clip's must be one letter), or None."""
+    if letter and not re.fullmatch(r"[a-z]", text):
+        return "not a single letter"
+    if not text or not is_clean(text):
+        return "text"
+    return None
+
+
 def _emit(source: str, items: list[dict], out: Path, dropped: dict[str, int],
           max_seconds: float = 4.0) -> tuple[list[dict], dict]:
     """Convert items ({src, name, speaker, text, source_text, ...}), run the clip checks, write the
@@ -211,11 +220,9 @@ def build_klettres(out: Path, downloads: Path, tools: Path) -> dict:
                     if kind == "syllables" and text in KLETTRES_NOT_WORDS:
                         dropped["syllable is not a word"] = dropped.get("syllable is not a word", 0) + 1
                         continue
-                    if kind == "alphabet" and not re.fullmatch(r"[a-z]", text):
-                        dropped["not a single letter"] = dropped.get("not a single letter", 0) + 1
-                        continue
-                    if not text or not is_clean(text):
-                        dropped["text"] = dropped.get("text", 0) + 1
+                    why = _label_problem(text, letter=kind == "alphabet")
+                    if why:
+                        dropped[why] = dropped.get(why, 0) + 1
                         continue
                     items.append({"src": src, "name": f"{kind}_{src.stem.lower()}", "speaker": speaker,
                                   "text": text, "source_text": name, "kind": kind})
@@ -329,11 +336,9 @@ def build_qabcs(out: Path, downloads: Path, tools: Path) -> dict:
             if kind not in ("alpha", "words"):
                 continue
             text = normalize(label)
-            if kind == "alpha" and not re.fullmatch(r"[a-z]", text):
-                dropped["not a single letter"] = dropped.get("not a single letter", 0) + 1
-                continue
-            if not text or not is_clean(text):
-                dropped["text"] = dropped.get("text", 0) + 1
+            why = _label_problem(text, letter=kind == "alpha")
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
                 continue
             items.append({"src": src, "name": f"{kind}_{src.stem.lower()}", "speaker": speaker,
                           "text": text, "source_text": src.stem, "kind": kind})
