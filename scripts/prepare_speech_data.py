@@ -26,8 +26,8 @@ from speechdata.normalize import normalizer_name  # noqa: E402
 from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
-STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula",
-          "ktuberling", "klettres", "tuxpaint", "warzone", "qabcs", "bass", "toolkit")
+KIDS_GAMES = ("ktuberling", "klettres", "tuxpaint", "warzone", "qabcs")  # speechdata.kidsgames.build_<name>
+STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula", *KIDS_GAMES, "bass", "toolkit")
 ENGINES = ("espeak-ng", "flite", "festival")
 DEFAULT_ENGINES = ENGINES
 ENGINES += ("rhvoice", "pico", "mbrola")   # opt-in: Debian contrib/non-free voices (speechdata.tts_debian_extra)
@@ -96,8 +96,7 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
     if hours < ready_hours:
         return False
     lines = [str(p) for p in real] + [str(out / "synth_train.jsonl"), str(out / "synth_test.jsonl")]
-    for extra in ("asterisk.jsonl", "fotaq.jsonl", "drascula.jsonl",
-                  "ktuberling.jsonl", "klettres.jsonl", "tuxpaint.jsonl", "warzone.jsonl", "qabcs.jsonl", "bass.jsonl"):
+    for extra in ("asterisk.jsonl", "fotaq.jsonl", "drascula.jsonl", *(f"{k}.jsonl" for k in KIDS_GAMES), "bass.jsonl"):
         if (out / extra).exists():
             lines.append(str(out / extra))
     body = "\n".join(lines) + "\n"
@@ -141,7 +140,7 @@ def main(argv=None) -> int:
     if "drascula" in args.stage_list:
         from speechdata.drascula import build_drascula
         info["drascula"] = build_drascula(args.out, args.out / "downloads", args.out.parent / "tools")
-    for kid in ("ktuberling", "klettres", "tuxpaint", "warzone", "qabcs"):
+    for kid in KIDS_GAMES:
         if kid in args.stage_list:
             from speechdata import kidsgames
             info[kid] = getattr(kidsgames, f"build_{kid}")(args.out, args.out / "downloads",

@@ -489,8 +489,8 @@ class BeamSearchStream(DecoderStream):
     # -------------------------------------------------------------- prefix tree
 
     def _fields(self, node: _Node, tok: int) -> tuple:
-        """The scoring fields of `node` extended by `tok`, cached on `node`:
-        (word, n_words, lm, ctx, partial_lm, hot_done, hot_active, extra).
+        """Compute and cache on `node` (`node.made[tok]`, which _step reads first) the scoring fields
+        of `node` extended by `tok`: (word, n_words, lm, ctx, partial_lm, hot_done, hot_active, extra).
 
         They depend only on the parent and the token, so an extension is scored without making its node;
         most extensions never make the beam, and making a node for each was half the search's time. The
@@ -500,10 +500,6 @@ class BeamSearchStream(DecoderStream):
         made = node.made
         if made is None:
             made = node.made = {}
-        else:
-            fields = made.get(tok)
-            if fields is not None:
-                return fields
         d = self.decoder
         hot_done = node.hot_done
         if tok == self._space:  # completes node.word (never empty: spaces after nothing are absorbed)
