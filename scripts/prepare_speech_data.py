@@ -27,7 +27,8 @@ from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
 KIDS_GAMES = ("ktuberling", "klettres", "tuxpaint", "warzone", "qabcs")  # speechdata.kidsgames.build_<name>
-STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula", *KIDS_GAMES, "bass", "toolkit")
+STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula", *KIDS_GAMES, "bass", "toolkit", "wordcuts")
+CUT_SOURCES = ("real_train", "asterisk", "fotaq", "bass")  # training manifests the wordcuts stage cuts words from
 ENGINES = ("espeak-ng", "flite", "festival")
 DEFAULT_ENGINES = ENGINES
 ENGINES += ("rhvoice", "pico", "mbrola")   # opt-in: Debian contrib/non-free voices (speechdata.tts_debian_extra)
@@ -60,6 +61,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "to check the text/file mapping (0: all)")
     p.add_argument("--bass-verify-sample", type=int, default=400,
                    help="bass stage: clips decoded with PocketSphinx to check the text/file mapping (0: all)")
+    p.add_argument("--cut-model", default="en",
+                   help="wordcuts stage: the recognizer that aligns the sentences (a name or a checkpoint path)")
+    p.add_argument("--cut-sources", default=",".join(CUT_SOURCES),
+                   help="wordcuts stage: manifests in --out to cut words from (names without .jsonl); run last, "
+                        "after the stages that build them")
     p.add_argument("--no-install", action="store_true", help="never call apt-get / pip download")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
@@ -81,6 +87,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     bad = [e for e in weights if e not in ENGINES]
     if bad or any(w < 0 for w in weights.values()):
         p.error(f"--engine-weights: unknown engine(s) {bad} or negative weight; valid engines: {list(ENGINES)}")
+    if "wordcuts" in stages:
+        sources = [c for c in args.cut_sources.split(",") if c]
+        if not sources or any("/" in c or c.endswith(".jsonl") for c in sources):
+            p.error(f"--cut-sources must be manifest names in --out such as real_train,fotaq, got {args.cut_sources!r}")
+        args.cut_sources = sources
     args.stage_list, args.engine_list, args.weights = stages, engines, weights
     args.out = args.out.resolve()
     args.text_dir = (args.text_dir or args.out.parent / "text").resolve()
@@ -192,6 +203,14 @@ def main(argv=None) -> int:
                           first_clip=args.first_clip)
         info["synth"] = run_synthesis(cfg, prompts, spec,
                                       on_flush=lambda s: write_ready(args.out, s, args.ready_hours))
+    if "wordcuts" in args.stage_list:   # last: it reads the manifests the stages above write
+        from speech import Recognizer
+        from speechdata.wordcuts import build_wordcuts
+        missing = [c for c in args.cut_sources if not (args.out / f"{c}.jsonl").exists()]
+        if missing:
+            raise SystemExit(f"wordcuts: {', '.join(missing)} missing in {args.out}: build those stages first")
+        info["wordcuts"] = build_wordcuts([args.out / f"{c}.jsonl" for c in args.cut_sources], args.out,
+                                          Recognizer.load(args.cut_model))
     summary_path = args.out / "build_info.json"
     old = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     runs = old.get("synth_runs", []) + info.pop("synth_runs", [])
