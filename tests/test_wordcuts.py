@@ -5,12 +5,14 @@ of a test clip holds one constant sample value that names the letter said there 
 cut clip still "says" exactly the letters inside it, and the test can check that each cut's label is
 what the cut audio holds, not merely what the code chose to write.
 """
+import dataclasses
 import json
 import random
 import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
@@ -76,7 +78,7 @@ def test_choose_cuts_never_takes_the_whole_sentence_or_poorly_aligned_words():
     assert cuts and all(t != "turn the lights on" and 1 <= len(t.split()) <= 3 for _, _, t in cuts)
     for start, end, text in cuts:
         assert rec.heard(x[int(start * 16000):int(end * 16000)]) == text
-    weak = [w.__class__(w.word, w.start, w.end, 0.1 if w.word == "lights" else w.posterior) for w in words]
+    weak = [dataclasses.replace(w, posterior=0.1) if w.word == "lights" else w for w in words]
     cuts = choose_cuts(weak, len(x) / 16000, random.Random(0), CutConfig(per_utterance=6, min_seconds=0.0))
     assert cuts and all("lights" not in t.split() for _, _, t in cuts)
     assert choose_cuts(words[:1], len(x) / 16000, random.Random(0), NO_LAG) == []  # one word: nothing to cut
@@ -89,7 +91,6 @@ def test_build_wordcuts_writes_clips_that_hold_their_labels(tmp_path):
     rows = []
     for k, text in enumerate(["play some music", "what time is it", "stop", "call my sister now"]):
         path = src / f"{k}.flac"
-        import soundfile as sf
         sf.write(path, rec.say(text), 16000, subtype="PCM_16")
         rows.append({"audio": path.name, "text": text, "duration": 1.0, "speaker": f"s{k}", "corpus": "game"})
     manifest = src / "m.jsonl"
@@ -99,7 +100,6 @@ def test_build_wordcuts_writes_clips_that_hold_their_labels(tmp_path):
     out = [json.loads(line) for line in (tmp_path / "out" / "wordcuts.jsonl").read_text().splitlines()]
     assert counts["sentences"] == 4 and counts["aligned"] == 3  # "stop" is one word: not cut
     assert counts["cuts"] == len(out) > 0
-    import soundfile as sf
     for row in out:
         assert row["corpus"] == "game_cut" and row["speaker"] in {"s0", "s1", "s3"}
         audio, sr = sf.read(row["audio"], dtype="float32")

@@ -21,7 +21,6 @@ Cuts of the real test and dev speakers are never made: only training manifests a
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
 from dataclasses import dataclass
@@ -125,41 +124,34 @@ def _label_loss(recognizer, x: np.ndarray, text: str) -> float:
 def build_wordcuts(manifests: list[Path], out: Path, recognizer, cfg: CutConfig = CutConfig(),
                    progress: bool = True) -> dict:
     """Cut the sentences of `manifests` into word clips; write out/wordcuts.jsonl. Returns counts."""
-    from speech.audio import load_audio
+    from speech.audio import SAMPLE_RATE as SR, load_audio
+    from speech.data import read_manifest
     from tqdm import tqdm
 
-    rows_in = []
-    for m in manifests:
-        base = m.parent
-        for line in m.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                path = Path(row["audio"])
-                row["audio"] = str(path if path.is_absolute() else base / path)
-                rows_in.append(row)
+    entries = [e for m in manifests for e in read_manifest(m, alphabet=recognizer.alphabet)]
     rng = random.Random(cfg.seed)
-    counts = {"sentences": len(rows_in), "aligned": 0, "cuts": 0, "failed_check": 0, "poorly_aligned": 0}
+    counts = {"sentences": len(entries), "aligned": 0, "failed_check": 0, "poorly_aligned": 0}
     rows_out, seconds = [], 0.0
-    for k, row in enumerate(tqdm(rows_in, desc="wordcuts", disable=not progress, mininterval=5)):
-        if len(row["text"].split()) < 2:
+    for k, entry in enumerate(tqdm(entries, desc="wordcuts", disable=not progress, mininterval=5)):
+        if len(entry.text.split()) < 2:
             continue
-        x = load_audio(row["audio"])
-        words = align_words(recognizer.log_probs(x), row["text"], recognizer.alphabet, recognizer.frame_shift, cfg)
+        x = load_audio(entry.audio)
+        words = align_words(recognizer.log_probs(x), entry.text, recognizer.alphabet, recognizer.frame_shift, cfg)
         if not words:
             counts["poorly_aligned"] += 1
             continue
         counts["aligned"] += 1
-        corpus = f"{row.get('corpus') or 'real'}_cut"
-        for j, (start, end, text) in enumerate(choose_cuts(words, len(x) / 16000, rng, cfg)):
-            clip = x[int(start * 16000):int(end * 16000)]
+        corpus = f"{entry.corpus or 'real'}_cut"
+        for j, (start, end, text) in enumerate(choose_cuts(words, len(x) / SR, rng, cfg)):
+            clip = x[int(start * SR):int(end * SR)]
             if _label_loss(recognizer, clip, text) > cfg.max_loss_per_letter:
                 counts["failed_check"] += 1
                 continue
             path = out / "wordcuts" / corpus / f"{k:06d}_{j}.flac"
-            write_flac_16k(path, clip, 16000)
-            rows_out.append({"audio": str(path.resolve()), "text": text, "duration": round(len(clip) / 16000, 3),
-                             "speaker": row.get("speaker"), "corpus": corpus})
-            seconds += len(clip) / 16000
+            write_flac_16k(path, clip, SR)
+            rows_out.append({"audio": str(path.resolve()), "text": text, "duration": round(len(clip) / SR, 3),
+                             "speaker": entry.speaker, "corpus": corpus})
+            seconds += len(clip) / SR
     write_jsonl_atomic(out / "wordcuts.jsonl", rows_out)
     counts.update(cuts=len(rows_out), hours=round(seconds / 3600, 3),
                   words={n: sum(1 for r in rows_out if len(r["text"].split()) == n) for n in (1, 2, 3)})
