@@ -185,6 +185,36 @@ class Seq2Seq(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @torch.no_grad()
+    def grow_vocab(self, vocab_size: int) -> "Seq2Seq":
+        """Add output/input rows for new tokens (ids >= the current vocab_size), in place.
+
+        New embeddings start at the mean of the trained ones (a neutral token the model has to
+        learn to tell apart), and their output bias at the mean bias, so fine-tuning starts from
+        the trained model's behaviour on the old tokens.
+        """
+        old = self.config.vocab_size
+        if vocab_size < old:
+            raise ValueError(f"vocab_size {vocab_size} is smaller than the model's {old}")
+        if vocab_size == old:
+            return self
+        n = vocab_size - old
+        weight = self.embedding.weight
+        rows = weight[PAD_ID + 1 :].mean(0, keepdim=True).expand(n, -1) + 0.01 * torch.randn(n, weight.shape[1])
+        emb = nn.Embedding(vocab_size, weight.shape[1], padding_idx=PAD_ID)
+        emb.weight.copy_(torch.cat([weight, rows.to(weight)], 0))  # (V',E)
+        self.embedding = emb.to(weight.device)
+        if self.config.tie_embeddings:
+            bias = self.out_bias
+            self.out_bias = nn.Parameter(torch.cat([bias, bias.mean().expand(n)]))  # (V',)
+        else:
+            out = nn.Linear(self.output.in_features, vocab_size).to(weight.device)
+            out.weight.copy_(torch.cat([self.output.weight, self.output.weight.mean(0, keepdim=True).expand(n, -1)]))
+            out.bias.copy_(torch.cat([self.output.bias, self.output.bias.mean().expand(n)]))
+            self.output = out
+        self.config = dataclasses.replace(self.config, vocab_size=vocab_size)
+        return self
+
 
 def reorder_state(state: DecoderState, index: Tensor) -> DecoderState:
     """Select batch rows of a decoder state (beam search)."""

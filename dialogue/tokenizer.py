@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 from typing import Iterable, Sequence
 
 import sentencepiece as spm
@@ -22,6 +23,20 @@ BOS_ID = 2
 EOS_ID = 3
 SEP_ID = 4
 SEP_PIECE = "<sep>"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 class Tokenizer:
@@ -60,8 +75,12 @@ class Tokenizer:
         character_coverage: float = 0.9995,
         input_sentence_size: int = 2_000_000,
         seed: int = 0,
+        symbols: Sequence[str] = (),
     ) -> "Tokenizer":
-        """Train a tokenizer on ``texts``; ``vocab_size`` is an upper bound for tiny corpora."""
+        """Train a tokenizer on ``texts``; ``vocab_size`` is an upper bound for tiny corpora.
+
+        ``symbols`` (e.g. the action tags of ``dialogue.actions``) each become one piece, on top of
+        ``vocab_size``."""
         if model_type not in ("unigram", "bpe"):
             raise ValueError(f"model_type={model_type!r}; valid choices: 'unigram', 'bpe'")
         if vocab_size < 300:
@@ -75,7 +94,7 @@ class Tokenizer:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences),
             model_writer=buf,
-            vocab_size=vocab_size,
+            vocab_size=vocab_size + len(symbols),
             model_type=model_type,
             character_coverage=character_coverage,
             byte_fallback=True,
@@ -83,7 +102,7 @@ class Tokenizer:
             unk_id=UNK_ID,
             bos_id=BOS_ID,
             eos_id=EOS_ID,
-            user_defined_symbols=[SEP_PIECE],
+            user_defined_symbols=[SEP_PIECE, *symbols],
             hard_vocab_limit=False,
             input_sentence_size=input_sentence_size,
             shuffle_input_sentence=True,
@@ -94,6 +113,26 @@ class Tokenizer:
         tok = cls(buf.getvalue())
         logger.info("trained tokenizer: %d pieces on %d texts", len(tok), len(sentences))
         return tok
+
+    def with_symbols(self, symbols: Iterable[str]) -> "Tokenizer":
+        """This tokenizer plus ``symbols`` as whole pieces, appended after the existing ids.
+
+        Existing ids keep their meaning, so a trained model only needs new embedding rows
+        (``Seq2Seq.grow_vocab``). Symbols already present are skipped; returns ``self`` when none is new.
+        """
+        new = []
+        for s in symbols:
+            if not isinstance(s, str) or not s or any(c.isspace() for c in s):
+                raise ValueError(f"a symbol must be a non-empty string without spaces, got {s!r}")
+            if s not in new and self._sp.PieceToId(s) in (UNK_ID,) and s != "<unk>":
+                new.append(s)
+        if not new:
+            return self
+        # ModelProto field 1 is the repeated SentencePiece message (piece=1, score=2, type=3;
+        # USER_DEFINED=4). Repeated fields may be appended to a serialized message, so no protobuf needed.
+        extra = b"".join(_field(1, _field(1, s.encode("utf-8")) + b"\x15" + struct.pack("<f", 0.0) + b"\x18\x04")
+                         for s in new)
+        return Tokenizer(self._proto + extra)
 
     # ----------------------------------------------------------------- encoding
     def __len__(self) -> int:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .actions import ACTION_SYMBOLS
 from .corpora import read_jsonl
 from .decoding import DecodingOptions
 from .model import Seq2Seq, Seq2SeqConfig
@@ -83,10 +84,14 @@ class TrainConfig:
     seed: int = 0  # data order, augmentation and init
     resume: bool = False  # continue from out_dir/last.pt when it exists
     init_from: Optional[str] = None  # fine-tune: weights, tokenizer and config of this checkpoint, fresh optimizer
+    # whole-piece tokens the tokenizer must hold (the action tags); a fine-tuned model whose tokenizer
+    # lacks some gets them appended, with new embedding rows
+    symbols: Sequence[str] = ACTION_SYMBOLS
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["sample_prompts"] = list(self.sample_prompts)
+        d["symbols"] = list(self.symbols)
         return d
 
     @classmethod
@@ -247,6 +252,10 @@ def train(config: TrainConfig) -> Path:
             raise ValueError(f"init_from keeps the model's shape; only dropout may change, got {sorted(changed)}")
         mcfg = Seq2SeqConfig.from_dict({**base, **changed})
         logger.info("fine-tuning from %s with %s", cfg.init_from, changed or "the same config")
+        grown = tok.with_symbols(cfg.symbols)
+        if len(grown) != len(tok):
+            logger.info("tokenizer: %d new symbols (ids %d-%d)", len(grown) - len(tok), len(tok), len(grown) - 1)
+            tok = grown  # the model grows to match once its trained weights are in
     else:
         if cfg.resume:
             logger.warning("--resume given but %s does not exist; starting fresh", last_path)
@@ -254,7 +263,7 @@ def train(config: TrainConfig) -> Path:
         if is_main:
             texts = [p["reply"] for p in train_pairs] + [normalize_input(p["prompt"]) for p in train_pairs]
             texts += [normalize_input(c) for p in train_pairs for c in p.get("context") or []]
-            proto = [Tokenizer.train(texts, vocab_size=cfg.vocab_size, seed=cfg.seed).to_bytes()]
+            proto = [Tokenizer.train(texts, vocab_size=cfg.vocab_size, seed=cfg.seed, symbols=cfg.symbols).to_bytes()]
         if distributed:
             dist.broadcast_object_list(proto, src=0)
         tok = Tokenizer.from_bytes(proto[0])
@@ -268,6 +277,7 @@ def train(config: TrainConfig) -> Path:
         model.load_state_dict({k: v.float() for k, v in resume_ckpt["state_dict"].items()})
     elif cfg.init_from:
         model.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        mcfg = model.grow_vocab(len(tok)).config
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = {"step": 0, "epoch": 0, "batch": 0, "best_ppl": float("inf"), "lr_scale": 1.0, "seconds": 0.0}
     digest = hashlib.sha1(Path(cfg.valid_path).read_bytes()).hexdigest() if cfg.valid_path else None

@@ -123,3 +123,15 @@ def test_fine_tune_from_a_checkpoint(corpus, tmp_path):
     assert b["train_state"]["step"] == 2
     with pytest.raises(ValueError, match="only dropout"):
         train(tiny_config(corpus, tmp_path / "bad", max_steps=1, init_from=str(base), model_overrides={"decoder_hidden": 8}))
+
+
+def test_fine_tune_adds_the_action_symbols(corpus, tmp_path):
+    from dialogue.actions import ACTION_SYMBOLS
+
+    base = train(tiny_config(corpus, tmp_path / "base", max_steps=2, symbols=()))
+    tuned = train(tiny_config(corpus, tmp_path / "ft", max_steps=2, init_from=str(base)))
+    a, b = (Responder.load(p) for p in (base, tuned))
+    assert len(b.tokenizer) == len(a.tokenizer) + len(ACTION_SYMBOLS)
+    assert b.model.config.vocab_size == len(b.tokenizer)
+    ids = b.tokenizer.encode("<clock.time>")
+    assert b.tokenizer.id_to_piece(ids[-1]) == "<clock.time>"
