@@ -70,3 +70,12 @@ def test_grow_vocab_keeps_old_logits():
     torch.testing.assert_close(after[..., :300], before)
     with pytest.raises(ValueError, match="smaller"):
         model.grow_vocab(100)
+
+
+def test_grammar_and_assistant_import_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, dialogue.actions, assistant; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
