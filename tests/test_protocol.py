@@ -154,9 +154,11 @@ def test_docs_protocol_tables_match_code():
 
 
 def test_readme_protocol_tables_match_code():
+    """The README points to docs/protocol.md (checked above); any protocol table it still carries must match."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "| type | fields | meaning |" in text, "README.md must carry the protocol tables"
-    _check_tables(text, "README.md")
+    assert "docs/protocol.md" in text, "README.md must link the protocol (docs/protocol.md)"
+    if "| type | fields |" in text:
+        _check_tables(text, "README.md")
 
 
 def test_every_event_field_kind_is_known():
