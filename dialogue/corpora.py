@@ -514,9 +514,15 @@ def prepare(
     valid_fraction: float = 0.03,
     seed: int = 0,
     core: bool = True,
+    action_pairs: Optional[tuple[list[dict], list[dict], list[dict]]] = None,
     **kwargs,
 ) -> tuple[Path, Path]:
-    """Build, split and write ``train.jsonl`` and ``valid.jsonl`` under ``out_dir``."""
+    """Build, split and write ``train.jsonl`` and ``valid.jsonl`` under ``out_dir``.
+
+    ``action_pairs``: (train, valid, test) from ``dialogue.intents.build_action_pairs``; train and valid
+    join the chat pairs unfiltered (their replies are markup), and a chat pair whose prompt is an action
+    request of any split (without context) is dropped so that no request has two answers.
+    """
     pairs = build_corpus(downloads, extra, seed=seed, **kwargs)
     if not pairs:
         raise ValueError("no training pairs: give a downloads folder and/or extra data folders")
@@ -529,6 +535,18 @@ def prepare(
         for p in assistant_core_pairs():
             (valid if normalize_input(p["prompt"]) in held_out else train).append(p)
         random.Random(seed + 2).shuffle(train)
+    if action_pairs is not None:
+        a_train, a_valid, a_test = action_pairs
+        requests = {normalize_input(p["prompt"]) for p in (*a_train, *a_valid, *a_test)
+                    if not p.get("context") and p["reply"].startswith("<")}
+        n_chat = len(train) + len(valid)
+        train = [p for p in train if p.get("context") or normalize_input(p["prompt"]) not in requests]
+        valid = [p for p in valid if p.get("context") or normalize_input(p["prompt"]) not in requests]
+        logger.info("actions: %d train and %d valid pairs added; %d chat pairs with an action request as prompt dropped",
+                    len(a_train), len(a_valid), n_chat - len(train) - len(valid))
+        train = train + list(a_train)
+        valid = valid + list(a_valid)
+        random.Random(seed + 3).shuffle(train)
     out_dir = Path(out_dir)
     t = write_jsonl(train, out_dir / "train.jsonl")
     v = write_jsonl(valid, out_dir / "valid.jsonl")
