@@ -42,6 +42,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from assistant import Assistant, AssistantConfig
 from assistant import protocol
@@ -209,6 +210,7 @@ class Client:
         self.outbox_ready = asyncio.Event()
         self.started = False  # loop side: a session.start was accepted for the worker
         self.closing = False
+        self.disconnected = False  # loop side: the socket is gone; the session slot is free at once
         self.close_code = 1000
         self.close_reason = ""
         self.done = asyncio.Event()  # the worker has closed the session
@@ -304,6 +306,16 @@ class ModelWorker(threading.Thread):
             client.inbox.append(command)
             if command.kind == "audio":
                 client.backlog_samples += command.message.size
+            self.lock.notify()
+
+    def disconnect(self, client: Client) -> None:
+        """The client is gone: drop what it queued (no half exchange starts), then close its session.
+
+        A reply already streaming is cancelled by the close and stored with what was sent."""
+        with self.lock:
+            client.inbox.clear()
+            client.backlog_samples = 0
+            client.inbox.append(_Command("close"))
             self.lock.notify()
 
     def backlog_seconds(self, client: Client) -> float:
@@ -471,10 +483,15 @@ class AssistantServer:
         self.worker = ModelWorker(self)
         self.server: Server | None = None
         self.stopping = False
-        self.metrics.gauge("assistant_sessions_active", "Open websocket sessions.", lambda: len(self.clients))
+        self.metrics.gauge("assistant_sessions_active", "Open websocket sessions.", self.active_sessions)
         self.metrics.gauge("assistant_uptime_seconds", "Seconds since the server started.",
                            lambda: time.time() - self.metrics.started)
         self.metrics.gauge("assistant_max_sessions", "Configured session limit.", lambda: self.config.max_sessions)
+
+    def active_sessions(self) -> int:
+        """Connected clients. One that disconnected no longer counts, though the worker may still be
+        closing its session (the session limit is about sockets, not cleanup)."""
+        return sum(1 for c in self.clients if not c.disconnected and c.ws.state is State.OPEN)
 
     @property
     def port(self) -> int:
@@ -590,7 +607,7 @@ class AssistantServer:
             return None  # the websocket handshake goes on
         if path == "/healthz":
             status = "stopping" if self.stopping else "ok"
-            return self._json(503 if self.stopping else 200, {"status": status, "sessions": len(self.clients),
+            return self._json(503 if self.stopping else 200, {"status": status, "sessions": self.active_sessions(),
                                                               "max_sessions": self.config.max_sessions})
         if path == "/metrics" or path.startswith("/v1/conversations"):
             if not self._authorized(request):
@@ -630,7 +647,7 @@ class AssistantServer:
 
     async def handler(self, ws: ServerConnection) -> None:
         client = Client(self, ws)
-        if len(self.clients) >= self.config.max_sessions or self.stopping:
+        if self.active_sessions() >= self.config.max_sessions or self.stopping:
             code = "shutting_down" if self.stopping else "busy"
             text = "the server is stopping" if self.stopping else \
                 f"the server has its maximum of {self.config.max_sessions} sessions; try again later"
@@ -652,7 +669,8 @@ class AssistantServer:
         try:
             await self._receive(client)
         finally:
-            self.worker.submit(client, _Command("close"))
+            client.disconnected = True
+            self.worker.disconnect(client)
             try:
                 await asyncio.wait_for(client.done.wait(), 30)
             except asyncio.TimeoutError:
@@ -681,6 +699,8 @@ class AssistantServer:
                     client.fatal("idle_timeout", f"nothing received for {cfg.idle_timeout_seconds:g} s", 1000)
                 return
             except ConnectionClosed:
+                return
+            if client.ws.state is not State.OPEN:  # frames that came before the client closed: no one to answer
                 return
             last = time.monotonic()
             try:
