@@ -976,6 +976,19 @@ GENERATORS: dict[str, tuple[Callable, int]] = {
 }
 
 
+_PREFIXES = ("hey ", "okay ", "so ", "um ", "excuse me ", "hi ", "quick question ")
+_SUFFIXES = (" please", " now", " thanks", " for me")
+
+
+def _decorate(rng: random.Random, prompt: str, share: float = 0.3) -> str:
+    """Sometimes a polite or hesitant word before or after the request (more distinct prompts per template)."""
+    if rng.random() < share:
+        prompt = rng.choice(_PREFIXES) + prompt
+    if rng.random() < share / 2 and not prompt.endswith(("please", "now", "thanks", "for me")):
+        prompt = prompt + rng.choice(_SUFFIXES)
+    return prompt
+
+
 def generated_pairs(seed: int = 0, scale: float = 1.0) -> list[dict]:
     """Generated request pairs, de-duplicated by (context, normalised prompt)."""
     rng = random.Random(seed)
@@ -986,7 +999,7 @@ def generated_pairs(seed: int = 0, scale: float = 1.0) -> list[dict]:
         while kept < target and tries < target * 20:
             tries += 1
             prompt, name, args, context = make(rng)
-            prompt = normalize_input(prompt)
+            prompt = normalize_input(prompt if context else _decorate(rng, prompt))
             args = {k: normalize_input(v) if k not in ("fact", "topic") else v for k, v in args.items() if v}
             key = (tuple(context), prompt)
             if key in seen:
@@ -1088,12 +1101,25 @@ def split_by_prompt(pairs: list[dict], fractions=(0.8, 0.05, 0.15), seed: int = 
     return train, valid, test
 
 
+def _upsample(train: list[dict], min_per_intent: int, rng: random.Random) -> list[dict]:
+    """Repeats of the training pairs of rare actions (few distinct phrasings) up to ``min_per_intent``."""
+    by_intent: dict[str, list[dict]] = defaultdict(list)
+    for p in train:
+        by_intent[p["intent"]].append(p)
+    extra = []
+    for intent, pairs in sorted(by_intent.items()):
+        for i in range(max(0, min_per_intent - len(pairs))):
+            extra.append(pairs[i % len(pairs)])
+    return extra
+
+
 def build_action_pairs(hwu64_path=None, seed: int = 0, scale: float = 1.0, noise_fraction: float = 0.3,
-                       fractions=(0.8, 0.05, 0.15)) -> tuple[list[dict], list[dict], list[dict]]:
+                       fractions=(0.8, 0.05, 0.15), min_per_intent: int = 150) -> tuple[list[dict], list[dict], list[dict]]:
     """(train, valid, test) action pairs; ``test`` pairs are clean (see ``noisy_test``).
 
     ``hwu64_path``: the hwu64 folder or file, or None for the generated part only. ``noise_fraction``:
-    the share of training pairs that get an extra recognizer-noise copy.
+    the share of training pairs that get an extra recognizer-noise copy. ``min_per_intent``: training pairs
+    of an action with fewer pairs are repeated up to this many.
     """
     pairs: list[dict] = []
     if hwu64_path is not None:
@@ -1120,7 +1146,7 @@ def build_action_pairs(hwu64_path=None, seed: int = 0, scale: float = 1.0, noise
             q = _noisy_copy(p, rng)
             if q is not None and q["prompt"] not in held:
                 extra.append(q)
-    train = train + extra
+    train = train + extra + _upsample(train, min_per_intent, rng)
     rng.shuffle(train)
     log_counts("train", train)
     log_counts("valid", valid)
