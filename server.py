@@ -222,6 +222,7 @@ class Client:
         # worker side only
         self.session = None
         self.discard_until_start = False
+        self.vad_final = False  # the server's end-of-speech detection sent the last final; no speech since
 
     # -- outgoing (loop thread) --
 
@@ -383,6 +384,9 @@ class ModelWorker(threading.Thread):
             metrics.observe("assistant_recognition_step_seconds", time.perf_counter() - t0)
             metrics.observe("assistant_recognition_batch_streams", len(work))
             for (client, _, _), events in zip(work, results):
+                for evt in events:
+                    if evt["type"] in ("vad.speech_started", "transcript.final"):
+                        client.vad_final = evt["type"] == "transcript.final"
                 self._maybe_reply(client, events)
                 client.from_worker(events)
         for client, command in controls:
@@ -415,6 +419,7 @@ class ModelWorker(threading.Thread):
         kind, message = command.kind, command.message
         if kind == "start":
             client.discard_until_start = False
+            client.vad_final = False
             try:
                 session = self.assistant.open_session(message.get("conversation_id"), asr=message.get("asr"),
                                                       vad=message.get("vad"), reply=message.get("reply"))
@@ -444,6 +449,9 @@ class ModelWorker(threading.Thread):
         if session is None or client.discard_until_start:
             return [error_event("not_started", f"{kind} discarded: no session is running")]
         if kind == "audio.end":
+            if client.vad_final and not session.speaking and session.settings.vad_mode == "server":
+                return []  # the server already ended this utterance (its final went out): a documented no-op
+            client.vad_final = False
             events = session.end_utterance(endpoint_at=command.at)
             self._maybe_reply(client, events)
             return events

@@ -194,3 +194,41 @@ def test_close_before_session_start(tmp_path):
             c = Client(srv.ws_url)
             assert c.recv()["type"] == "server.info", "the slot of the previous client was not freed"
             c.close()
+
+
+# ---- audio.end after the server's own end-of-speech detection ------------------------------
+
+def test_audio_end_after_server_endpoint_is_a_no_op(tmp_path):
+    """Server VAD ended the utterance (final, reply); a late audio.end (push-to-talk released, microphone
+    switched off) with no speech since gives no second, empty transcript.final: nothing at all."""
+    with running(tmp_path) as srv:
+        c = Client(srv.ws_url)
+        c.recv()
+        c.start(vad={"mode": "server", "silence_ms": 300})
+        c.pcm(utterance(lead=0.5, speech=1.0, tail=1.0), speedup=4)
+        events = c.until("metrics")
+        assert [e["type"] for e in events].count("transcript.final") == 1
+        c.send({"type": "audio.end"})
+        c.send({"type": "session.update"})  # answered by the model worker after the audio.end: a barrier
+        assert [e["type"] for e in c.until("session.updated")] == ["session.updated"]
+        c.pcm(np.zeros(3200, dtype=np.float32))  # more silence, still no speech: still a no-op
+        c.send({"type": "audio.end"})
+        c.send({"type": "session.update"})  # answered by the model worker after the audio.end: a barrier
+        assert [e["type"] for e in c.until("session.updated")] == ["session.updated"]
+        c.pcm(utterance(lead=0.3, speech=1.0, tail=1.0, seed=3), speedup=4)  # the next utterance as usual
+        kinds = [e["type"] for e in c.until("metrics")]
+        assert kinds.count("vad.speech_started") == 1 and kinds.count("transcript.final") == 1
+        c.close()
+
+
+def test_audio_end_before_server_vad_heard_speech_still_recognises(tmp_path):
+    """The other case stays as it was: server VAD has not heard speech yet (no final since), so audio.end
+    recognises the audio that came (quiet speech the detector missed)."""
+    with running(tmp_path) as srv:
+        c = Client(srv.ws_url)
+        c.recv()
+        c.start(vad={"mode": "server"})
+        c.pcm(utterance(lead=0.1, speech=0.3, tail=0.0) * 0.02)
+        c.send({"type": "audio.end"})
+        assert c.until("transcript.final")[-1]["type"] == "transcript.final"
+        c.close()
