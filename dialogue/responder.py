@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Sequence, Union
 
 import torch
 
+from .actions import is_action
 from .decoding import DecodingOptions, generate_steps
 from .model import Seq2Seq, Seq2SeqConfig
 from .text import _SPACES, FALLBACK_REPLY, normalize_input, build_source, clean_words, finish_reply
@@ -65,22 +66,27 @@ class ReplyStream:
         tok = self._responder.tokenizer
         emitted = 0  # characters of the raw decoded text already sent
         reason = "length"
+        markup = False  # action markup (dialogue.actions) is passed on exactly as written, never "cleaned"
         for step in self._steps:
             self.logprobs.append(step.logprob)
             if step.token == EOS_ID:
                 reason = "eos"
                 break
             self.tokens.append(step.token)
-            raw = _SPACES.sub(" ", tok.decode(self.tokens))  # collapsing is prefix-stable
+            raw = _SPACES.sub(" ", tok.decode(self.tokens)).lstrip()  # collapsing is prefix-stable
+            markup = markup or (not self.text and is_action(raw))
             cut = raw.rfind(" ")  # everything before the newest word boundary is complete words
             if cut > emitted:
-                piece = clean_words(raw[emitted:cut], at_start=not self.text.strip())
+                piece = raw[emitted:cut] if markup else clean_words(raw[emitted:cut], at_start=not self.text.strip())
                 emitted = cut
                 if piece:
                     yield self._emit(piece)
-        raw = _SPACES.sub(" ", tok.decode(self.tokens))
-        last = clean_words(raw[emitted:], at_start=not self.text.strip())
-        last = finish_reply(self.text, last)
+        raw = _SPACES.sub(" ", tok.decode(self.tokens)).lstrip()
+        if markup:
+            last = raw[emitted:].rstrip()
+        else:
+            last = clean_words(raw[emitted:], at_start=not self.text.strip())
+            last = finish_reply(self.text, last)
         if not (self.text + last).strip():
             last = FALLBACK_REPLY
         self.finish_reason = reason
