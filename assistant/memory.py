@@ -99,8 +99,45 @@ def _m1_conversations_and_turns(db: sqlite_utils.Database) -> None:
     db["conversations"].create_index(["updated_at"])
 
 
+def _m2_skills(db: sqlite_utils.Database) -> None:
+    """The skills' state (assistant.skills), in this file so that it survives a restart with the turns.
+
+    Times of timers are epoch seconds (REAL), so that due timers are one comparison with any clock."""
+    db["timers"].create(
+        {
+            "id": int,
+            "conversation_id": str,  # where it was set, and where it is announced
+            "owner": str,
+            "kind": str,  # timer | alarm (reminders are alarms with a label)
+            "label": str,
+            "duration": float,  # seconds a timer was set for; NULL for alarms
+            "created_at": float,
+            "due_at": float,
+            "fired_at": float,
+            "delivered_at": float,
+            "cancelled_at": float,
+        },
+        pk="id",
+        not_null={"conversation_id", "owner", "kind", "created_at", "due_at"},
+    )
+    db["timers"].create_index(["due_at"])
+    db["timers"].create_index(["owner", "kind"])
+    db["list_items"].create(
+        {"id": int, "owner": str, "list": str, "item": str, "created_at": str},
+        pk="id",
+        not_null={"owner", "list", "item", "created_at"},
+    )
+    db["list_items"].create_index(["owner", "list"])
+    db["user_facts"].create(
+        {"owner": str, "fact": str, "value": str, "updated_at": str},
+        pk=("owner", "fact"),
+        not_null={"value", "updated_at"},
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "conversations and turns", _m1_conversations_and_turns),
+    (2, "skills: timers, lists, user facts", _m2_skills),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -171,6 +208,16 @@ class Memory:
         with self._lock:
             row = self.db.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        """One transaction under the lock, for code that keeps its own tables here (assistant.skills)."""
+        return self._transaction()
+
+    def query(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """The rows of one read query, under the lock (a consistent snapshot)."""
+        with self._lock:
+            self._check_open()
+            return list(self.db.query(sql, list(params)))
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close. Idempotent."""
