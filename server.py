@@ -57,6 +57,7 @@ WS_PATH = "/v1/ws"
 WEB_DIR = Path(__file__).resolve().parent / "assistant" / "web"
 SAMPLE_RATE = protocol.SAMPLE_RATE
 SERVER_NAME = "lstm-voice-assistant/0.1"
+TIMER_POLL_SECONDS = 0.5  # how often the model worker looks for timers and alarms that came due
 MAX_PENDING_COMMANDS = 256  # control messages of one client waiting for the worker before `overloaded`
 
 
@@ -124,6 +125,7 @@ class Metrics:
             ("assistant_errors_total", "Error events sent, by code."),
             ("assistant_audio_seconds_total", "Audio seconds received."),
             ("assistant_partials_skipped_total", "Partial transcripts not sent to a client that reads slowly."),
+            ("assistant_timers_fired_total", "Timers and alarms that came due."),
         ]:
             self.counters[name] = {}
             self.help[name] = text
@@ -295,6 +297,7 @@ class ModelWorker(threading.Thread):
         self.lock = threading.Condition()
         self.clients: list[Client] = []
         self._stopping = False
+        self._next_timer_check = 0.0  # time.monotonic() of the next look for due timers
 
     # -- called from the loop --
 
@@ -342,7 +345,10 @@ class ModelWorker(threading.Thread):
                 while not self._stopping and not any(c.inbox for c in self.clients) and not self._replies():
                     streaming = any(c.session is not None and c.session.reply is not None
                                     and not c.session.reply.done for c in self.clients)
-                    self.lock.wait(0.02 if streaming else None)  # replies paused for slow readers: poll
+                    # replies paused for slow readers: poll; otherwise wake up for due timers
+                    self.lock.wait(0.02 if streaming else TIMER_POLL_SECONDS)
+                    if time.monotonic() >= self._next_timer_check:
+                        break
                 if self._stopping and not any(c.inbox for c in self.clients):
                     return
                 audio: list[tuple[Client, np.ndarray, float]] = []
@@ -361,6 +367,9 @@ class ModelWorker(threading.Thread):
                         audio.append((client, samples, arrived))
                     else:
                         controls.append((client, client.inbox.popleft()))
+            if time.monotonic() >= self._next_timer_check:
+                self._next_timer_check = time.monotonic() + TIMER_POLL_SECONDS
+                self._deliver_timers()
             try:
                 self._tick(audio, controls)
             except Exception:  # never let the worker die; the sessions get an error each
@@ -408,6 +417,22 @@ class ModelWorker(threading.Thread):
                 events.insert(0, error_event("internal", "the reply failed and was cancelled"))
             client.from_worker(events)
 
+    def _deliver_timers(self) -> None:
+        """Send each timer or alarm that came due to the sessions of its conversation. One whose
+        conversation has no session here stays undelivered; it is sent, marked late, on resume."""
+        try:
+            due = self.assistant.due_timer_events()
+        except Exception:
+            log.exception("checking timers failed")
+            return
+        for conversation_id, timer_event in due:
+            targets = [c for c in self.clients if c.session is not None and c.session.conversation_id == conversation_id]
+            for client in targets:
+                client.from_worker([dict(timer_event)])
+            if targets:
+                self.assistant.delivered(timer_event)
+            self.server.metrics.inc("assistant_timers_fired_total")
+
     def _maybe_reply(self, client: Client, events: list[dict[str, Any]]) -> None:
         session = client.session
         if session is not None and session.last_final is not None and any(
@@ -428,7 +453,7 @@ class ModelWorker(threading.Thread):
                 client.loop.call_soon_threadsafe(setattr, client, "started", False)
                 return [error_event(exc.code, exc.message)]
             client.session = session
-            return [session.started_event()]
+            return [session.started_event(), *session.late_timer_events()]
         if kind in ("close", "shutdown", "end"):
             events: list[dict[str, Any]] = []
             if client.session is not None:

@@ -7,14 +7,45 @@ turns it into loaded models and an open conversation store.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AssistantConfig", "DEFAULT_DB_PATH", "VAD_MODES", "ENDPOINT_SENSITIVITIES"]
+__all__ = ["AssistantConfig", "DEFAULT_DB_PATH", "VAD_MODES", "ENDPOINT_SENSITIVITIES", "check_timezone", "local_timezone"]
 
 DEFAULT_DB_PATH = "data/assistant.db"
 VAD_MODES = ("server", "client")
 ENDPOINT_SENSITIVITIES = ("low", "medium", "high")
+
+
+def check_timezone(name: str) -> str:
+    """`name` if it is an IANA time zone this machine knows, else ValueError."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"timezone={name!r} is not a known IANA time zone (e.g. 'Europe/Paris', 'UTC')") from None
+    return name
+
+
+def local_timezone() -> str:
+    """This machine's IANA zone name: $TZ, else the /etc/localtime link, else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        link = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in link:
+            candidates.append(link.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        try:
+            return check_timezone(name)
+        except ValueError:
+            continue
+    return "UTC"
 
 
 @dataclass
@@ -36,6 +67,9 @@ class AssistantConfig:
     max_utterance_seconds: float = 30.0  # an utterance this long is ended even without silence
     # --- replies ------------------------------------------------------------------------------
     decoding: dict[str, Any] = field(default_factory=dict)  # default dialogue DecodingOptions fields
+    # --- skills -------------------------------------------------------------------------------
+    timezone: str | None = None  # IANA zone for the clock, alarms and dates ("Europe/Paris"); None = this machine's
+    owner: str = "local"  # whose lists and remembered facts a conversation uses (one household by default)
     # --- limits -------------------------------------------------------------------------------
     max_sessions: int = 16  # concurrent websocket sessions; one more gets a `busy` error
     max_frame_bytes: int = 32000  # largest binary frame: 1 s of 16 kHz PCM16
@@ -73,6 +107,10 @@ class AssistantConfig:
             raise ValueError(f"speech_int8={self.speech_int8!r}; must be True, False or None (the model's choice)")
         if not isinstance(self.decoding, dict):
             raise ValueError(f"decoding={self.decoding!r}; must be a dict of DecodingOptions fields")
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+        if not isinstance(self.owner, str) or not self.owner.strip():
+            raise ValueError(f"owner={self.owner!r}; must be a non-empty string")
         if self.max_frame_bytes % 2:
             raise ValueError(f"max_frame_bytes={self.max_frame_bytes}; must be even (PCM16 samples)")
 

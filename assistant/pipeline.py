@@ -32,6 +32,8 @@ import numpy as np
 from .config import AssistantConfig, ENDPOINT_SENSITIVITIES, VAD_MODES
 from .memory import AssistantTurn, Memory, UserTurn
 from .protocol import SAMPLE_RATE, ProtocolError, event
+from .skills import SkillContext
+from dialogue.actions import is_action, parse_action
 
 if TYPE_CHECKING:  # the model packages are imported lazily: `assistant history` needs no torch
     from dialogue import Responder
@@ -107,6 +109,10 @@ class Assistant:
         self.responder = responder
         self.memory = memory
         self._check_decoding(config.decoding)
+        from .config import local_timezone
+        from .skills import Skills
+
+        self.skills = Skills(memory, timezone=config.timezone or local_timezone())
 
     @classmethod
     def load(cls, config: AssistantConfig | None = None, *, recognizer=None, responder=None) -> "Assistant":
@@ -159,6 +165,21 @@ class Assistant:
             resumed = True
         history = self.memory.history(conversation_id, limit=cfg.history_turns)
         return Session(self, conversation_id, settings, history, resumed)
+
+    # ---- timers --------------------------------------------------------------------------------
+
+    def due_timer_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Timers and alarms whose time has come, as (conversation_id, `timer.fired` event) pairs.
+
+        Each is returned once; the caller delivers it to the sessions of its conversation and calls
+        `delivered(event)`. One that finds no session stays undelivered until the conversation is resumed
+        (`Session.late_timer_events`).
+        """
+        return [(fired.conversation_id, event(**self.skills.event(fired, late=False))) for fired in self.skills.due()]
+
+    def delivered(self, timer_event: dict[str, Any]) -> None:
+        """A `timer.fired` event reached a client."""
+        self.skills.mark_delivered(timer_event["timer_id"])
 
     def _check_decoding(self, decoding: dict[str, Any]) -> None:
         from dialogue import DecodingOptions
@@ -285,6 +306,7 @@ class Session:
         self.resumed = resumed
         self.closed = False
         self.reply: Reply | None = None  # the reply being generated, if any
+        self.pending = None  # dialogue.actions.Action the assistant asked a yes/no question about
         self.last_final: _Final | None = None  # the last final transcript not yet replied to
         self._utterance: _Utterance | None = None
         self._audio_samples = 0  # all audio fed to this session
@@ -525,6 +547,16 @@ class Session:
             self.closed = True
             return events
 
+    def late_timer_events(self) -> list[dict[str, Any]]:
+        """`timer.fired` events (marked late) of timers that fired while no session of this conversation
+        was connected; each is marked delivered."""
+        skills = self.assistant.skills
+        events = []
+        for fired in skills.undelivered(self.conversation_id):
+            events.append(event(**skills.event(fired, late=True)))
+            skills.mark_delivered(fired.id)
+        return events
+
     def _remember(self, user_text: str, reply_text: str) -> None:
         self.history.extend([user_text, reply_text])
         del self.history[: max(0, len(self.history) - self.assistant.config.history_turns)]
@@ -553,6 +585,10 @@ class Reply:
         self._compute = 0.0
         self._first_token_at: float | None = None
         self._cancel_reason: str | None = None
+        self._raw = ""  # what the model wrote (markup for an action)
+        self._acted = False  # the model wrote markup and it was handled
+        self._action = None  # the dialogue.actions.Action this reply carried out, if any
+        self._action_text = ""  # the skill's reply text
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Ask the reply to end ("cancelled" or "interrupted"); thread-safe, takes effect at the next step."""
@@ -578,15 +614,25 @@ class Reply:
             if self._cancel_reason is not None:
                 return events + self._finish(self._cancel_reason)
             t0 = time.perf_counter()
+            session = self.session
             if self._stream is None:
-                session = self.session
                 self._stream = session.assistant.responder.start(
                     list(session.history), self.user.text, dict(session.settings.decoding) or None)
             try:
                 piece = next(self._stream)
             except StopIteration:
                 self._compute += time.perf_counter() - t0
+                if not self._acted:
+                    session.pending = None  # a question is answered (or dropped) by the very next turn
                 return events + self._finish(self._stream.finish_reason or "eos")
+            self._raw += piece
+            if not self._acted and is_action(self._raw):
+                # The model asks for an action: read the whole markup, let the skill act, and say
+                # the skill's words (the only facts in the reply) instead of the markup.
+                for rest in self._stream:
+                    self._raw += rest
+                events.extend(self._act())
+                piece = self._action_text
             now = time.perf_counter()
             self._compute += now - t0
             if self._first_token_at is None:
@@ -594,6 +640,31 @@ class Reply:
             self.text += piece
             events.append(event("reply.delta", reply_id=self.id, text=piece))
             return events
+
+    def _act(self) -> list[dict[str, Any]]:
+        """Run the action in the model's markup; sets `_action` and `_action_text`, returns reply.action."""
+        session = self.session
+        history = session.history
+        ctx = SkillContext(conversation_id=session.conversation_id, owner=session.assistant.config.owner,
+                           request=self.user.text, last_user=history[-2] if len(history) >= 2 else None,
+                           last_reply=history[-1] if history else None, pending=session.pending)
+        try:
+            action = parse_action(self._raw)
+        except ValueError:
+            log.warning("reply %s: the model wrote markup that is not an action: %r", self.id, self._raw)
+            action = None
+        self._acted, self._action = True, action
+        if action is None:
+            self._action_text, session.pending = "Sorry, I didn't understand what to do.", None
+            return []
+        try:
+            result = session.assistant.skills.run(action, ctx)
+        except Exception:
+            log.exception("reply %s: skill for %s failed", self.id, action)
+            self._action_text, session.pending = "Sorry, something went wrong while doing that.", None
+            return [event("error", code="internal", message=f"the {action.name} skill failed", fatal=False)]
+        self._action_text, session.pending = result.text, result.pending
+        return [event("reply.action", reply_id=self.id, action=action.name, args=dict(action.args))]
 
     def steps(self) -> Iterator[list[dict[str, Any]]]:
         """Step to the end: the events of each step."""

@@ -161,6 +161,10 @@ SERVER_EVENTS: dict[str, MessageSpec] = {m.type: m for m in [
     MessageSpec("reply.started", (
         Field("reply_id", "string"), Field("utterance_id", "string", doc="absent for typed input"),
     )),
+    MessageSpec("reply.action", (
+        Field("reply_id", "string"), Field("action", "string", doc="e.g. timer.set, clock.time"),
+        Field("args", "object", doc="argument words from the request"),
+    ), "the reply carried out an action; its text (reply.delta) holds the skill's values"),
     MessageSpec("reply.delta", (Field("reply_id", "string"), Field("text", "string"))),
     MessageSpec("reply.done", (
         Field("reply_id", "string"), Field("text", "string"),
@@ -176,6 +180,11 @@ SERVER_EVENTS: dict[str, MessageSpec] = {m.type: m for m in [
     MessageSpec("error", (
         Field("code", "string", doc="stable strings"), Field("message", "string"), Field("fatal", "boolean"),
     )),
+    MessageSpec("timer.fired", (
+        Field("timer_id", "string"), Field("kind", "string", choices=("timer", "alarm"), doc="timer, alarm"),
+        Field("label", "string"), Field("due_at", "string", doc="ISO 8601"), Field("text", "string", doc="what to say"),
+        Field("late", "boolean", doc="fired while no session of the conversation was connected"),
+    ), "a timer or alarm set in this conversation came due"),
     MessageSpec("session.ended", (Field("session_id", "string"), Field("reason", "string"))),
     MessageSpec("pong", ()),
 ]}

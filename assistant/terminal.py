@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -73,6 +74,10 @@ class Backend:
         """Stored turns of the current conversation, oldest first: dicts with role and text."""
         raise NotImplementedError
 
+    def timer_events(self) -> list[dict[str, Any]]:
+        """`timer.fired` events that arrived since the last call (never blocks; empty during a turn)."""
+        return []
+
     def close(self) -> None:
         pass
 
@@ -100,6 +105,10 @@ class RemoteBackend(Backend):
         self.turns: list[dict[str, Any]] = []  # what this client saw, for /history
         self._reply_id: str | None = None  # the reply streaming now
         self._user_text: str | None = None  # what the streaming reply answers
+        # A turn reads the socket's events; the timer watch reads them only between turns.
+        self._turn = threading.RLock()
+        self._held: list[dict[str, Any]] = []  # events read between turns that the next turn must see
+        self._timers: list[dict[str, Any]] = []  # timer.fired events not yet shown
         self.info = self.session.connect()
 
     def describe(self) -> str:
@@ -162,8 +171,12 @@ class RemoteBackend(Backend):
         from .ws_client import ConnectionLost, RemoteSession
 
         try:
-            while (event := self.session.poll_event()) is not None:
-                if event.get("type") == "error" and event.get("fatal"):
+            held, self._held = self._held, []
+            while held or (event := self.session.poll_event()) is not None:
+                event = held.pop(0) if held else event
+                if event.get("type") == "timer.fired":
+                    self._timers.append(event)
+                elif event.get("type") == "error" and event.get("fatal"):
                     raise ConnectionLost(f"{event.get('message')} ({event.get('code')})")
         except ConnectionLost as exc:
             log.info("reconnecting to continue conversation %s: %s", self.conversation_id, exc)
@@ -172,12 +185,32 @@ class RemoteBackend(Backend):
             self.info = self.session.connect()
             self.session.start(conversation_id=self.conversation_id, hotwords=self.hotwords, phrases=self.phrases)
 
+    def timer_events(self) -> list[dict[str, Any]]:
+        from .ws_client import ConnectionLost
+
+        if not self._turn.acquire(blocking=False):
+            return []
+        try:
+            while (event := self.session.poll_event()) is not None:
+                (self._timers if event.get("type") == "timer.fired" else self._held).append(event)
+        except ConnectionLost:
+            pass  # the next turn reconnects
+        finally:
+            self._turn.release()
+        events, self._timers = self._timers, []
+        return events
+
     def text(self, text: str) -> Iterator[dict[str, Any]]:
-        self._fresh()
-        self.session.send({"type": "text.input", "text": text})
-        yield from self._events_until_reply_done(text)
+        with self._turn:
+            self._fresh()
+            self.session.send({"type": "text.input", "text": text})
+            yield from self._events_until_reply_done(text)
 
     def audio(self, samples, *, frame_ms: int, fast: bool) -> Iterator[dict[str, Any]]:
+        with self._turn:
+            yield from self._audio(samples, frame_ms=frame_ms, fast=fast)
+
+    def _audio(self, samples, *, frame_ms: int, fast: bool) -> Iterator[dict[str, Any]]:
         self._fresh()
         frame_seconds = frame_ms / 1000
         # --fast: the server refuses audio beyond its backlog limit (`overloaded`), so keep at most
@@ -265,6 +298,8 @@ class LocalBackend(Backend):
         self.session = None
         self.hotwords: list[str] = []
         self.phrases: list[str] = []
+        self._turn = threading.RLock()  # the timer watch runs between turns only
+        self._timers: list[dict[str, Any]] = []  # timer.fired events not yet shown
 
     @classmethod
     def load(cls, *, speech_model: str = "en", dialogue_model: str = "en", db: str | None = None,
@@ -292,10 +327,26 @@ class LocalBackend(Backend):
         except ProtocolError as exc:
             raise ChatError(exc.message) from None
         self.conversation_id = self.session.conversation_id
+        self._timers = self.session.late_timer_events()  # fired while this conversation was closed
         return self.conversation_id
 
+    def timer_events(self) -> list[dict[str, Any]]:
+        if not self._turn.acquire(blocking=False):
+            return []
+        try:
+            for conversation_id, timer_event in self.assistant.due_timer_events():
+                # timers of other conversations stay undelivered until those are resumed
+                if self.session is not None and conversation_id == self.session.conversation_id:
+                    self._timers.append(timer_event)
+                    self.assistant.delivered(timer_event)
+        finally:
+            self._turn.release()
+        events, self._timers = self._timers, []
+        return events
+
     def text(self, text: str) -> Iterator[dict[str, Any]]:
-        yield from self.session.respond(text).events()
+        with self._turn:
+            yield from self.session.respond(text).events()
 
     def audio(self, samples, *, frame_ms: int, fast: bool) -> Iterator[dict[str, Any]]:
         frame_seconds = frame_ms / 1000
@@ -405,6 +456,9 @@ class PlainView:
             text = _metrics_text(event)
             if text:
                 self.info(text)
+        elif kind == "timer.fired":
+            self._end_stream()
+            self._line(f"assistant: ⏰ {_timer_text(event)}")
         elif kind == "error":
             self.error(f"server error {event.get('code')}: {event.get('message')}")
 
@@ -495,12 +549,21 @@ class RichView:
             text = _metrics_text(event)
             if text:
                 self.console.print(f"[dim]  {text}[/dim]")
+        elif kind == "timer.fired":
+            self._stop_live()
+            self._end_stream()
+            self.console.print(f"[bold magenta]assistant ›[/] [bold yellow]⏰ {_escape(_timer_text(event))}[/]")
         elif kind == "error":
             self.error(f"server error {event.get('code')}: {event.get('message')}")
 
     def close(self) -> None:
         self._stop_live()
         self._end_stream()
+
+
+def _timer_text(event: dict[str, Any]) -> str:
+    text = event.get("text") or ("Your alarm is ringing." if event.get("kind") == "alarm" else "Your timer is done.")
+    return text + (" (it went off while you were away)" if event.get("late") else "")
 
 
 def _escape(text: str) -> str:
@@ -535,6 +598,28 @@ class Chat:
         self.frame_ms = frame_ms
         self.fast = fast
         self.hotwords: list[str] = []
+        self._view_lock = threading.RLock()  # the timer watch prints between turns only
+
+    def poll_timers(self) -> None:
+        """Show the timers and alarms that came due."""
+        with self._view_lock:
+            for event in self.backend.timer_events():
+                self.view.event(event)
+
+    def watch_timers(self, interval: float = 0.5) -> threading.Event:
+        """Show due timers from a background thread while the chat waits for input; set the
+        returned event to stop it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.poll_timers()
+                except Exception:  # a watch must never kill the chat
+                    log.exception("timer watch failed")
+
+        threading.Thread(target=loop, name="timer-watch", daemon=True).start()
+        return stop
 
     def show(self, events) -> None:
         try:
@@ -606,8 +691,10 @@ class Chat:
             except ChatError as exc:
                 self.view.error(str(exc))
                 return 2
+        self.poll_timers()
         for line in lines:
             line = line.strip()
+            self.poll_timers()
             if not line:
                 continue
             try:
@@ -706,12 +793,16 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         if interactive:
             view.info("type a message, or /help for commands")
         lines = _prompt_lines(view) if interactive else stdin
+        watch = chat.watch_timers() if interactive else None
         try:
             return chat.run(lines, audio=args.audio)
         except ClientError as exc:
             return fail(str(exc))
         except KeyboardInterrupt:
             return 130
+        finally:
+            if watch is not None:
+                watch.set()
     finally:
         view.close()
         backend.close()

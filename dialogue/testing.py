@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import torch
 from torch.nn import functional as F
 
+from .actions import ACTION_SYMBOLS, is_action
 from .decoding import DecodingOptions
 from .model import Seq2Seq, Seq2SeqConfig
 from .responder import Responder
@@ -29,9 +30,9 @@ _FILLER = (
 )
 
 
-def tiny_tokenizer(texts: Sequence[str] = (), vocab_size: int = 320) -> Tokenizer:
+def tiny_tokenizer(texts: Sequence[str] = (), vocab_size: int = 320, symbols: Sequence[str] = ()) -> Tokenizer:
     corpus = list(texts) + [normalize_input(t) for t in texts] + list(_FILLER) * 3
-    return Tokenizer.train(corpus * 4, vocab_size=vocab_size)
+    return Tokenizer.train(corpus * 4, vocab_size=vocab_size, symbols=symbols)
 
 
 def tiny_model(vocab_size: int, seed: int = 0, **overrides) -> Seq2Seq:
@@ -48,13 +49,13 @@ def overfit_responder(
     options: Optional[DecodingOptions] = None,
     **model_overrides,
 ) -> Responder:
-    """A responder that has memorised ``pairs`` (prompt -> reply, single turn)."""
+    """A responder that has memorised ``pairs`` (prompt -> reply, single turn; a reply may be action markup)."""
     texts = [t for p in pairs for t in p]
-    tok = tiny_tokenizer(texts)
+    tok = tiny_tokenizer(texts, symbols=ACTION_SYMBOLS if any(is_action(r) for _, r in pairs) else ())
     model = tiny_model(len(tok), seed, **model_overrides)
     responder = Responder(model, tok, history_turns=2, max_source_tokens=32, options=options)
     srcs = [build_source(tok, [], p, 2, 32) for p, _ in pairs]
-    tgts = [tok.encode(clean_target(r)) + [EOS_ID] for _, r in pairs]
+    tgts = [tok.encode(r if is_action(r) else clean_target(r)) + [EOS_ID] for _, r in pairs]
     src, lengths, tgt_in, tgt_out = collate(list(zip(srcs, tgts)), list(range(len(pairs))), torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()

@@ -536,6 +536,31 @@
       state.activeReplyId = event.reply_id;
       ui.stop.disabled = false;
     },
+    "reply.action"(event) {
+      // The reply carried out an action (a timer, the clock, a list): tag the message with it.
+      const reply = state.replies.get(event.reply_id);
+      if (!reply) return;
+      const badge = document.createElement("span");
+      badge.className = "badge action";
+      badge.textContent = event.action || "action";
+      badge.title = JSON.stringify(event.args || {});
+      reply.el.querySelector(".who").append(" ", badge);
+      reply.el.dataset.action = event.action || "";
+    },
+    "timer.fired"(event) {
+      // A timer or alarm of this conversation came due: show it and say it.
+      const text = event.text || (event.kind === "alarm" ? "Your alarm is ringing." : "Your timer is done.");
+      const msg = addMessage("assistant", text, { via: event.late ? "· ⏰ missed while away" : "· ⏰" });
+      msg.el.classList.add("timer");
+      msg.el.dataset.timerId = String(event.timer_id ?? "");
+      if (event.late) msg.el.dataset.late = "true";
+      rememberMessage("assistant", text);
+      if (synth && ui.speak.checked) {
+        const utterance = new SpeechSynthesisUtterance(text);
+        utterance.lang = "en-US";
+        synth.speak(utterance);
+      }
+    },
     "reply.delta"(event) {
       const reply = state.replies.get(event.reply_id);
       if (!reply) return;
