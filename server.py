@@ -874,6 +874,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, default=defaults.idle_timeout_seconds, help="seconds")
     p.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds, help="seconds")
     p.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars, help="longest text.input")
+    p.add_argument("--timezone", default=None, help="IANA time zone for the clock, timers and alarms, e.g. "
+                                                   "Europe/Paris (default: this machine's)")
     p.add_argument("--decoding", default=None, help='reply DecodingOptions as JSON, e.g. \'{"strategy": "beam"}\'')
     p.add_argument("--threads", type=int, default=None, help="torch threads for model work (default: torch's)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -895,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
                                  history_turns=args.history_turns, max_sessions=args.max_sessions,
                                  vad_mode=args.vad, silence_ms=args.silence_ms,
                                  idle_timeout_seconds=args.idle_timeout, max_session_seconds=args.max_session_seconds,
-                                 max_text_chars=args.max_text_chars, decoding=decoding)
+                                 max_text_chars=args.max_text_chars, decoding=decoding, timezone=args.timezone)
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"assistant serve: {exc}", file=sys.stderr)
         return 2

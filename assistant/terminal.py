@@ -303,13 +303,14 @@ class LocalBackend(Backend):
 
     @classmethod
     def load(cls, *, speech_model: str = "en", dialogue_model: str = "en", db: str | None = None,
-             recognizer=None, responder=None, speech_int8: bool | None = None) -> "LocalBackend":
+             recognizer=None, responder=None, speech_int8: bool | None = None,
+             timezone: str | None = None) -> "LocalBackend":
         """Load the models (or use the given ones) and open the conversation database."""
         from .config import AssistantConfig
         from .pipeline import Assistant
 
         config = AssistantConfig(speech_model=str(speech_model), speech_int8=speech_int8, dialogue_model=str(dialogue_model),
-                                 **({"db_path": str(db)} if db else {}))
+                                 timezone=timezone, **({"db_path": str(db)} if db else {}))
         return cls(Assistant.load(config, recognizer=recognizer, responder=responder))
 
     def describe(self) -> str:
@@ -730,6 +731,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="dialogue model name or checkpoint path (default: en)")
     where.add_argument("--db", default=None, metavar="PATH",
                        help="conversation database, in-process mode (default: data/assistant.db)")
+    where.add_argument("--timezone", default=None, metavar="ZONE",
+                       help="IANA time zone for the clock, timers and alarms, in-process mode (default: this machine's)")
     parser.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
     parser.add_argument("--hotword", action="append", default=[], metavar="WORD", help="boost a word (repeatable)")
     parser.add_argument("--phrase", action="append", default=[], metavar="TEXT",
@@ -747,7 +750,8 @@ def _open_backend(args, recognizer=None, responder=None) -> Backend:
     if args.url:
         return RemoteBackend(args.url, args.token)
     return LocalBackend.load(speech_model=args.speech_model, dialogue_model=args.dialogue_model, db=args.db,
-                             recognizer=recognizer, responder=responder, speech_int8=args.speech_int8)
+                             recognizer=recognizer, responder=responder, speech_int8=args.speech_int8,
+                             timezone=args.timezone)
 
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,

@@ -186,3 +186,17 @@ def test_server_sends_timer_fired_live_and_late_on_resume(tmp_path):
         again.close()
     finally:
         srv.stop()
+
+
+def test_timezone_option_is_checked(tmp_path, capsys):
+    import io
+
+    from assistant import terminal
+    from server import main as server_main
+    from tests.test_pipeline import untrained_recognizer
+
+    status = terminal.main(["--db", str(tmp_path / "c.db"), "--timezone", "Mars/Olympus"], stdin=io.StringIO(""),
+                           stdout=io.StringIO(), recognizer=untrained_recognizer(), responder=action_responder())
+    assert status == 2 and "Mars/Olympus" in capsys.readouterr().err
+    assert server_main(["--port", "0", "--timezone", "Mars/Olympus"]) == 2
+    assert "not a known IANA time zone" in capsys.readouterr().err
