@@ -255,7 +255,9 @@ class Assistant:
         `transcript.final`.
         """
         now = time.perf_counter()
-        work = [(item[0], item[1], item[2] if len(item) > 2 and item[2] is not None else now) for item in work]
+        # all audio is checked before any session changes: one bad item leaves every session as it was
+        work = [(item[0], _as_samples(item[1]), item[2] if len(item) > 2 and item[2] is not None else now)
+                for item in work]
         ids = [id(session) for session, _, _ in work]
         if len(set(ids)) != len(ids):
             raise ValueError("feed_many got the same session twice; concatenate its audio instead")
@@ -290,7 +292,11 @@ def _as_samples(samples: Any) -> np.ndarray:
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"samples must be a 1-D float array at 16 kHz (or PCM16 bytes), got "
                          f"{array.dtype} with shape {array.shape}")
-    return array.astype(np.float32, copy=False)
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all():  # refused, not repaired: NaN or inf means the caller's audio path is broken
+        bad = int(np.size(array) - np.isfinite(array).sum())
+        raise ValueError(f"samples contain {bad} NaN or infinite values; nothing of this audio was used")
+    return array
 
 
 class Session:
