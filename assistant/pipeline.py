@@ -33,7 +33,7 @@ from .config import AssistantConfig, ENDPOINT_SENSITIVITIES, VAD_MODES
 from .memory import AssistantTurn, Memory, UserTurn
 from .protocol import SAMPLE_RATE, ProtocolError, event
 from .skills import SkillContext
-from dialogue.actions import is_action, parse_action
+from dialogue.actions import ground_action, is_action, parse_action
 
 if TYPE_CHECKING:  # the model packages are imported lazily: `assistant history` needs no torch
     from dialogue import Responder
@@ -656,6 +656,8 @@ class Reply:
                            last_reply=history[-1] if history else None, pending=session.pending)
         try:
             action = parse_action(self._raw)
+            if action is not None:  # act on the words the user said, never on words the model made up
+                action = ground_action(action, self.user.text)
         except ValueError:
             log.warning("reply %s: the model wrote markup that is not an action: %r", self.id, self._raw)
             action = None

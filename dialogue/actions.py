@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["ACTIONS", "ARGUMENTS", "ACTION_SYMBOLS", "Action", "format_action", "parse_action", "is_action"]
+__all__ = ["ACTIONS", "ARGUMENTS", "ACTION_SYMBOLS", "COPIED_ARGUMENTS", "Action", "format_action", "parse_action",
+           "is_action", "ground_action"]
 
 # action name -> (required arguments, optional arguments)
 ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -55,6 +56,10 @@ ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 ARGUMENTS: tuple[str, ...] = ("place", "date", "duration", "label", "which", "time", "expr", "item", "list",
                               "fact", "value", "topic")
+
+# arguments whose value is a copy of the user's words; the others take values from a small fixed vocabulary
+# (fact: name, home, job, ...; topic: weather, news, ...)
+COPIED_ARGUMENTS: frozenset[str] = frozenset(ARGUMENTS) - {"fact", "topic"}
 
 # one tokenizer symbol per tag, so that the model writes a tag in one step
 ACTION_SYMBOLS: tuple[str, ...] = tuple(f"<{n}>" for n in ACTIONS) + tuple(f"<{a}>" for a in ARGUMENTS)
@@ -120,3 +125,39 @@ def parse_action(text: str) -> Action | None:
         if key in allowed and value and key not in args:
             args[key] = value
     return Action(name, args)
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^\w' ]+", " ", text.lower()).split()
+
+
+def ground_action(action: Action, request: str, min_similarity: float = 0.6) -> Action:
+    """The action with each copied argument replaced by the span of the request's words it was meant to copy.
+
+    The model copies argument words through attention and can slip ("five minute" for "five minutes",
+    a dropped or an extra word). Each value of a copied argument is matched against every span of the
+    request's words (at most two words longer or shorter) by character similarity; the best span
+    replaces it when the similarity is at least ``min_similarity``. A value with no such span (words the
+    user did not say: the model made them up) is dropped, so the skill asks for it or uses its default
+    instead of acting on an invented value.
+    """
+    import difflib
+
+    words = _words(request)
+    args = {}
+    for key, value in action.args.items():
+        target = " ".join(_words(value))
+        if key not in COPIED_ARGUMENTS or not target or not words or (key == "which" and target == "all"):
+            args[key] = value
+            continue
+        n = len(target.split())
+        best, best_score = "", 0.0
+        for length in range(max(1, n - 2), n + 3):
+            for start in range(0, len(words) - length + 1):
+                span = " ".join(words[start:start + length])
+                score = difflib.SequenceMatcher(None, target, span, autojunk=False).ratio()
+                if score > best_score:
+                    best, best_score = span, score
+        if best_score >= min_similarity:
+            args[key] = best
+    return Action(action.name, args)

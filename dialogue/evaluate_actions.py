@@ -8,6 +8,8 @@ parsed with ``dialogue.actions.parse_action`` and scored:
 
 - exact: the action name and every argument equal (values compared after ``normalize_input``); for a pair
   whose expected reply is plain text (e.g. thanks for praise), a plain-text reply counts as exact;
+- grounded: exact after ``dialogue.actions.ground_action`` (what the assistant acts on: argument slips
+  snapped to the request's words, invented values dropped);
 - name: the action name alone (or plain text where plain text is expected);
 - made_up: a plain-text reply where an action was expected (the model answered on its own);
 - invalid: a reply that starts like markup but is not an action.
@@ -26,7 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .actions import Action, is_action, parse_action
+from .actions import Action, ground_action, is_action, parse_action
 from .corpora import read_jsonl
 from .intents import skill_group
 from .text import normalize_input
@@ -58,18 +60,21 @@ def _norm_args(action: Action) -> dict[str, str]:
     return {k: normalize_input(v) for k, v in action.args.items() if normalize_input(v)}
 
 
-def score_reply(expected_reply: str, reply: str) -> dict:
-    """{exact, name, made_up, invalid} (booleans) for one generated ``reply`` against the pair's reply."""
+def score_reply(expected_reply: str, reply: str, request: Optional[str] = None) -> dict:
+    """{exact, grounded, name, made_up, invalid} (booleans) for one generated ``reply`` against the pair's
+    reply; ``grounded`` grounds the reply's arguments in ``request`` first (equal to exact without one)."""
     expected = parse_action(expected_reply)
     got = parse_reply(reply)
     if expected is None:
         ok = got is None
-        return {"exact": ok, "name": ok, "made_up": False, "invalid": got == "invalid"}
+        return {"exact": ok, "grounded": ok, "name": ok, "made_up": False, "invalid": got == "invalid"}
     if got is None or got == "invalid":
-        return {"exact": False, "name": False, "made_up": got is None, "invalid": got == "invalid"}
+        return {"exact": False, "grounded": False, "name": False, "made_up": got is None, "invalid": got == "invalid"}
     name_ok = got.name == expected.name
-    return {"exact": name_ok and _norm_args(got) == _norm_args(expected), "name": name_ok, "made_up": False,
-            "invalid": False}
+    grounded = ground_action(got, request) if request is not None else got
+    return {"exact": name_ok and _norm_args(got) == _norm_args(expected),
+            "grounded": name_ok and _norm_args(grounded) == _norm_args(expected),
+            "name": name_ok, "made_up": False, "invalid": False}
 
 
 def _expected_name(pair: dict) -> Optional[str]:
@@ -84,7 +89,7 @@ def _summary(rows: list[dict]) -> dict:
     n = len(rows)
     if not n:
         return {"n": 0}
-    return {"n": n, **{k: round(sum(r[k] for r in rows) / n, 4) for k in ("exact", "name", "made_up", "invalid")}}
+    return {"n": n, **{k: round(sum(r[k] for r in rows) / n, 4) for k in ("exact", "grounded", "name", "made_up", "invalid")}}
 
 
 def evaluate_actions(responder, pairs: Sequence[dict], options=None, examples: int = 30) -> dict:
@@ -94,7 +99,7 @@ def evaluate_actions(responder, pairs: Sequence[dict], options=None, examples: i
     for pair in pairs:
         history = list(pair.get("context") or [])
         reply = responder.reply(history, pair["prompt"], options)
-        s = score_reply(pair["reply"], reply)
+        s = score_reply(pair["reply"], reply, pair["prompt"])
         name = _expected_name(pair)
         row = {**s, "intent": pair.get("intent") or (name or "chat"), "group": skill_group(name),
                "source": str(pair.get("source", "")).split("/")[0] or "unknown"}
@@ -114,12 +119,12 @@ def evaluate_actions(responder, pairs: Sequence[dict], options=None, examples: i
 
 def format_table(result: dict) -> str:
     """A plain-text table of the overall, per-group, per-source and per-intent numbers."""
-    lines = [f"{'':28s} {'n':>6s} {'exact':>7s} {'name':>7s} {'made_up':>8s} {'invalid':>8s}"]
+    lines = [f"{'':28s} {'n':>6s} {'exact':>7s} {'grounded':>8s} {'name':>7s} {'made_up':>8s} {'invalid':>8s}"]
 
     def line(label, s):
         if not s.get("n"):
             return f"{label:28s} {0:6d}"
-        return (f"{label:28s} {s['n']:6d} {s['exact']:7.3f} {s['name']:7.3f} {s['made_up']:8.3f} "
+        return (f"{label:28s} {s['n']:6d} {s['exact']:7.3f} {s['grounded']:8.3f} {s['name']:7.3f} {s['made_up']:8.3f} "
                 f"{s['invalid']:8.3f}")
 
     lines.append(line("overall", result["overall"]))

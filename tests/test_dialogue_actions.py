@@ -79,3 +79,17 @@ def test_grammar_and_assistant_import_without_torch():
     code = "import sys, dialogue.actions, assistant; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_grounding_snaps_slips_to_the_users_words_and_drops_invented_values():
+    from dialogue.actions import ground_action
+
+    slipped = parse_action("<timer.set> <duration> five minute <label> past")
+    assert ground_action(slipped, "set a pasta timer for five minutes").args == {
+        "duration": "five minutes", "label": "pasta"}
+    assert ground_action(parse_action("<user.set> <fact> name <value> ana"), "My name is Anna!").args == {
+        "fact": "name", "value": "anna"}
+    # a place the user never said is not acted on; fixed-vocabulary values and "all" are kept
+    assert ground_action(parse_action("<clock.time> <place> paris"), "what time is it").args == {}
+    assert ground_action(parse_action("<cannot> <topic> weather"), "is it raining").args == {"topic": "weather"}
+    assert ground_action(parse_action("<timer.cancel> <which> all"), "cancel every timer").args == {"which": "all"}

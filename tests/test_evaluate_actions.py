@@ -47,6 +47,10 @@ def test_score_reply():
     assert score_reply("Thanks!", "You're welcome.")["exact"]
     assert not score_reply("Thanks!", "<conv.yes>")["name"]
     assert parse_reply("hello") is None and parse_reply("<nope>") == "invalid"
+    # grounded: slips are snapped to the request's words before scoring
+    s = score_reply("<timer.set> <duration> five minutes", "<timer.set> <duration> five minute",
+                    "set a timer for five minutes")
+    assert s["grounded"] and not s["exact"]
 
 
 def test_evaluate_actions_groups_and_counts():
@@ -63,7 +67,7 @@ def test_evaluate_actions_groups_and_counts():
     assert o["n"] == 5 and o["exact"] == pytest.approx(3 / 5) and o["name"] == pytest.approx(4 / 5)
     assert o["made_up"] == pytest.approx(1 / 5) and o["invalid"] == 0
     g = result["per_group"]
-    assert g["clock"] == {"n": 1, "exact": 0.0, "name": 1.0, "made_up": 0.0, "invalid": 0.0}
+    assert g["clock"] == {"n": 1, "exact": 0.0, "grounded": 0.0, "name": 1.0, "made_up": 0.0, "invalid": 0.0}
     assert g["arithmetic"]["made_up"] == 1.0 and g["timers/alarms"]["exact"] == 1.0
     assert g["conversation"]["exact"] == 1.0 and g["chat"]["exact"] == 1.0
     assert set(result["per_intent"]) == {"timer.set", "clock.time", "calc", "conv.yes", "chat"}
