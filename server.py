@@ -26,6 +26,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import signal
 import sys
 import threading
@@ -69,6 +70,8 @@ class ServerOptions:
     origins: tuple[str, ...] = ()  # browser Origins allowed besides the server's own; "*" allows any
     web_dir: Path = WEB_DIR  # static files served over HTTP
     shutdown_grace_seconds: float = 10.0  # how long shutdown waits for sessions to close
+    max_frames_per_second: float = 1000.0  # frames one connection may send per second, sustained (rate limit)
+    frame_burst: int = 1000  # frames one connection may send at once above that rate
 
 
 # ---- metrics -------------------------------------------------------------------------------
@@ -191,6 +194,26 @@ class Metrics:
 _CLOSE = object()  # sentinel in a send queue: close the websocket after what came before
 
 
+class _RedactTokens(logging.Filter):
+    """Keeps tokens out of the logs: websockets logs request lines and headers at DEBUG level."""
+
+    PATTERNS = (re.compile(r"([?&]token=)[^&\s]*", re.IGNORECASE),
+                re.compile(r"(authorization:\s*(?:\S+\s+)?)\S+", re.IGNORECASE))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = text
+        for pattern in self.PATTERNS:
+            clean = pattern.sub(r"\1[redacted]", clean)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_WS_LOG = logging.getLogger(f"{__name__}.websockets")  # what websockets logs for this server
+_WS_LOG.addFilter(_RedactTokens())
+
+
 @dataclass
 class _Command:
     kind: str  # start | audio | audio.end | text | cancel | update | end | close | shutdown
@@ -218,6 +241,10 @@ class Client:
         self.done = asyncio.Event()  # the worker has closed the session
         self.last_overload_report = 0.0
         self.overload_rejected_ms = 0.0
+        self.rate_tokens = float(server.options.frame_burst)  # token bucket of the frame rate limit
+        self.rate_at = time.monotonic()
+        self.rate_dropped = 0
+        self.last_rate_report = 0.0
         # shared with the worker, under worker.lock
         self.inbox: deque[_Command] = deque()
         self.backlog_samples = 0
@@ -544,6 +571,7 @@ class AssistantServer:
             "max_session_seconds": cfg.max_session_seconds, "idle_timeout_seconds": cfg.idle_timeout_seconds,
             "max_sessions": cfg.max_sessions, "max_backlog_seconds": cfg.max_backlog_seconds,
             "max_list_items": protocol.MAX_LIST_ITEMS, "max_list_item_chars": protocol.MAX_LIST_ITEM_CHARS,  # asr.hotwords, asr.phrases
+            "max_frames_per_second": self.options.max_frames_per_second, "frame_burst": self.options.frame_burst,
         }
 
     async def start(self) -> None:
@@ -556,6 +584,7 @@ class AssistantServer:
             max_queue=64,
             compression=None,  # audio does not compress; saves CPU
             server_header=SERVER_NAME,
+            logger=_WS_LOG,
         )
         log.info("listening on %s", self.url)
 
@@ -736,10 +765,30 @@ class AssistantServer:
             if client.ws.state is not State.OPEN:  # frames that came before the client closed: no one to answer
                 return
             last = time.monotonic()
+            if not self._within_rate(client, last):
+                continue
             try:
                 self._on_frame(client, frame)
             except ProtocolError as exc:
                 client.error(exc)
+
+    def _within_rate(self, client: Client, now: float) -> bool:
+        """Token bucket per connection: `max_frames_per_second` sustained, `frame_burst` at once. A frame over
+        it is dropped, not parsed, with a `rate_limited` error (at most one a second, with the count so far)."""
+        opts = self.options
+        client.rate_tokens = min(float(opts.frame_burst),
+                                 client.rate_tokens + (now - client.rate_at) * opts.max_frames_per_second)
+        client.rate_at = now
+        if client.rate_tokens >= 1.0:
+            client.rate_tokens -= 1.0
+            return True
+        client.rate_dropped += 1
+        if now - client.last_rate_report >= 1.0:
+            client.last_rate_report = now
+            client.error(ProtocolError("rate_limited", f"over {opts.max_frames_per_second:g} frames a second "
+                                                       f"(burst {opts.frame_burst}): {client.rate_dropped} frames "
+                                                       "dropped so far; slow down"))
+        return False
 
     def _on_frame(self, client: Client, frame: str | bytes) -> None:
         cfg = self.config
@@ -874,6 +923,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, default=defaults.idle_timeout_seconds, help="seconds")
     p.add_argument("--max-session-seconds", type=float, default=defaults.max_session_seconds, help="seconds")
     p.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars, help="longest text.input")
+    p.add_argument("--max-frames-per-second", type=float, default=ServerOptions.max_frames_per_second,
+                   help="frames one connection may send per second before `rate_limited` (default %(default)g)")
+    p.add_argument("--frame-burst", type=int, default=ServerOptions.frame_burst,
+                   help="frames one connection may send at once above that rate (default %(default)s)")
     p.add_argument("--timezone", default=None, help="IANA time zone for the clock, timers and alarms, e.g. "
                                                    "Europe/Paris (default: this machine's)")
     p.add_argument("--decoding", default=None, help='reply DecodingOptions as JSON, e.g. \'{"strategy": "beam"}\'')
@@ -910,8 +963,12 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"assistant serve: {exc}", file=sys.stderr)
         return 2
+    if args.max_frames_per_second <= 0 or args.frame_burst < 1:
+        print("assistant serve: --max-frames-per-second must be > 0 and --frame-burst >= 1", file=sys.stderr)
+        return 2
     options = ServerOptions(host=args.host, port=args.port, token=token,
-                            origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()))
+                            origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()),
+                            max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst)
     return asyncio.run(_serve(assistant, options))
 
 

@@ -52,6 +52,8 @@ ERROR_CODES: dict[str, str] = {
     "unknown_reply": "reply.cancel names a reply that is not streaming",
     "no_audio": "audio.end arrives with no audio since the last utterance",
     "overloaded": "the server cannot keep up: the audio frame was not accepted (nothing is dropped silently)",
+    "rate_limited": "the connection sends more frames a second than server.info limits allow; frames over it are "
+                    "dropped (one error a second, with the count)",
     "busy": "the server has its maximum number of sessions; try again later (fatal)",
     "too_slow": "the client does not read its events fast enough (fatal)",
     "idle_timeout": "nothing received for the idle timeout (fatal)",
