@@ -28,6 +28,7 @@ import mimetypes
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -50,7 +51,7 @@ from assistant import protocol
 from assistant.memory import ConversationNotFound
 from assistant.protocol import ProtocolError, error_event, event
 
-__all__ = ["AssistantServer", "ServerOptions", "ServerThread", "Metrics", "main", "build_parser"]
+__all__ = ["AssistantServer", "ServerOptions", "ServerThread", "Metrics", "DatabaseDamaged", "main", "build_parser"]
 
 log = logging.getLogger(__name__)
 
@@ -479,6 +480,11 @@ class ModelWorker(threading.Thread):
                 client.discard_until_start = True
                 client.loop.call_soon_threadsafe(setattr, client, "started", False)
                 return [error_event(exc.code, exc.message)]
+            except sqlite3.Error as exc:  # a read-only file, a full disk: this start fails, the server goes on
+                log.error("client %s: session.start failed in the database: %s", client.id, exc)
+                client.discard_until_start = True
+                client.loop.call_soon_threadsafe(setattr, client, "started", False)
+                return [error_event("storage_error", f"the conversation store failed ({exc}); no session started")]
             client.session = session
             return [session.started_event(), *session.late_timer_events()]
         if kind in ("close", "shutdown", "end"):
@@ -518,6 +524,10 @@ class ModelWorker(threading.Thread):
 
 
 # ---- the server ----------------------------------------------------------------------------
+
+class DatabaseDamaged(RuntimeError):
+    """The conversation database failed SQLite's integrity check; the server does not start on it."""
+
 
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
@@ -575,6 +585,12 @@ class AssistantServer:
         }
 
     async def start(self) -> None:
+        damage = await asyncio.to_thread(self.assistant.memory.damage)  # PRAGMA integrity_check
+        if damage:
+            message = (f"the database {self.assistant.memory.path} is damaged ({damage[0]}); restore a backup "
+                       "(made with `assistant backup`) or move the file aside")
+            log.error(message)
+            raise DatabaseDamaged(message)
         self.worker.start()
         cfg = self.config
         self.server = await serve(
@@ -963,13 +979,22 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"assistant serve: {exc}", file=sys.stderr)
         return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"assistant serve: the database {args.db} cannot be opened ({exc}); restore a backup or move the "
+              "file aside", file=sys.stderr)
+        return 2
     if args.max_frames_per_second <= 0 or args.frame_burst < 1:
         print("assistant serve: --max-frames-per-second must be > 0 and --frame-burst >= 1", file=sys.stderr)
         return 2
     options = ServerOptions(host=args.host, port=args.port, token=token,
                             origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()),
                             max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst)
-    return asyncio.run(_serve(assistant, options))
+    try:
+        return asyncio.run(_serve(assistant, options))
+    except DatabaseDamaged as exc:
+        assistant.close()
+        print(f"assistant serve: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _serve(assistant: Assistant, options: ServerOptions) -> int:

@@ -192,6 +192,27 @@ def cmd_history(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    import sqlite3
+
+    from assistant.memory import Memory
+
+    if not Path(args.db).is_file():
+        raise CommandError(f"no conversation database at {args.db}")
+    try:
+        memory = Memory(args.db)
+    except sqlite3.DatabaseError as exc:
+        raise CommandError(f"cannot open {args.db}: {exc}") from None
+    try:
+        stats = memory.backup(args.path)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        raise CommandError(f"backup to {args.path} failed: {exc}") from None
+    finally:
+        memory.close()
+    print(f"backed up {args.db} to {args.path}: {stats['conversations']} conversations, {stats['turns']} turns")
+    return 0
+
+
 def cmd_bench(args) -> int:
     root = Path(__file__).resolve().parent.parent
     script = root / "bench" / "run_all.py"
@@ -249,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("conversation_id", nargs="?", default=None)
     p.add_argument("--db", default=DEFAULT_DB, help=f"conversation database (default: {DEFAULT_DB})")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("backup", help="copy the conversation database consistently, even while the server runs")
+    p.add_argument("path", help="where the copy goes (written whole, then renamed into place)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"conversation database (default: {DEFAULT_DB})")
+    p.set_defaults(func=cmd_backup)
 
     for name, (_, help_text) in FORWARDED.items():
         sub.add_parser(name, help=help_text, add_help=False)

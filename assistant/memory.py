@@ -398,3 +398,46 @@ class Memory:
             ).fetchall():
                 problems.append(f"conversation {row[0]} exchange {row[1]} has turns {row[2]}")
         return problems
+
+    def damage(self) -> list[str]:
+        """SQLite's own `PRAGMA integrity_check` findings (empty when the file is sound)."""
+        with self._lock:
+            self._check_open()
+            try:
+                rows = [row[0] for row in self.db.execute("PRAGMA integrity_check").fetchall()]
+            except sqlite3.DatabaseError as exc:  # damage bad enough that the check cannot read the file
+                return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
+    def backup(self, path: str | Path) -> dict[str, int]:
+        """Copy the database to `path` with SQLite's online backup API: one consistent snapshot even
+        while other connections write (those wait for the copy, at most the busy timeout). The copy is
+        written to a temporary file and renamed into place, so `path` is never a half copy. Returns the
+        stats of the copy."""
+        if self.path == ":memory:":
+            raise ValueError("an in-memory database has no file to back up")
+        target = Path(path)
+        if target.exists() and target.resolve() == Path(self.path).resolve():
+            raise ValueError(f"the backup {target} is the database itself; give another path")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        dest = sqlite3.connect(str(partial))
+        try:
+            with self._lock:
+                self._check_open()
+                self.db.conn.backup(dest)  # all pages in one step: a single read transaction
+            damage = dest.execute("PRAGMA integrity_check").fetchone()[0]
+            if damage != "ok":
+                raise RuntimeError(f"the backup copy failed its integrity check: {damage}")
+            stats = {"conversations": int(dest.execute("SELECT count(*) FROM conversations").fetchone()[0]),
+                     "turns": int(dest.execute("SELECT count(*) FROM turns").fetchone()[0])}
+        except BaseException:
+            dest.close()
+            partial.unlink(missing_ok=True)
+            raise
+        dest.close()
+        partial.replace(target)
+        log.info("backed up %s to %s (%d conversations, %d turns)", self.path, target, stats["conversations"],
+                 stats["turns"])
+        return stats

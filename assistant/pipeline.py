@@ -719,8 +719,8 @@ class Reply:
                                   latencies=latencies))
             except Exception:
                 log.exception("could not store exchange of reply %s", self.id)
-                events.append(event("error", code="internal", message="the exchange could not be stored",
-                                    fatal=False))
+                events.append(event("error", code="storage_error", message="the exchange could not be stored "
+                                    "(the server log says why); the session goes on", fatal=False))
             session._remember(self.user.text, self.text)
             events.append(event("reply.done", reply_id=self.id, text=self.text, finish_reason=reason,
                                 confidence=None if self.confidence is None else round(self.confidence, 4)))

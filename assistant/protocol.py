@@ -61,6 +61,8 @@ ERROR_CODES: dict[str, str] = {
     "shutting_down": "the server is stopping (fatal)",
     "unauthorized": "missing or wrong token: HTTP 401 before the websocket opens",
     "forbidden_origin": "the Origin is not allowed: HTTP 403 before the websocket opens",
+    "storage_error": "the conversation store could not be written (read-only file, full disk): what the message "
+                     "names was not stored; the session goes on",
     "internal": "an unexpected server error; the session goes on",
 }
 
