@@ -89,7 +89,9 @@ def fuzz_server(tmp_path_factory):
 
 def run_script(srv, script: list, start: str | None, invalid_utf8: bool = False) -> dict:
     config = srv.server.config
-    ws = connect(srv.ws_url, open_timeout=10, legacy=True, ping_interval=None, max_size=None)
+    # max_queue=None: events the test leaves unread must not pause the client's reader, or its close()
+    # waits out the 10 s close timeout (a websockets sync client behaviour, not the server's)
+    ws = connect(srv.ws_url, open_timeout=10, legacy=True, ping_interval=None, max_size=None, max_queue=None)
     events, closed = [], None
     sent_texts: list[str] = []
     try:
