@@ -26,7 +26,6 @@ import json
 import logging
 import mimetypes
 import os
-import re
 import signal
 import sqlite3
 import sys
@@ -50,6 +49,7 @@ from assistant import Assistant, AssistantConfig
 from assistant import protocol
 from assistant.memory import ConversationNotFound
 from assistant.protocol import ProtocolError, error_event, event
+from assistant.redact import redacting_logger
 
 __all__ = ["AssistantServer", "ServerOptions", "ServerThread", "Metrics", "DatabaseDamaged", "main", "build_parser"]
 
@@ -194,25 +194,7 @@ class Metrics:
 
 _CLOSE = object()  # sentinel in a send queue: close the websocket after what came before
 
-
-class _RedactTokens(logging.Filter):
-    """Keeps tokens out of the logs: websockets logs request lines and headers at DEBUG level."""
-
-    PATTERNS = (re.compile(r"([?&]token=)[^&\s]*", re.IGNORECASE),
-                re.compile(r"(authorization:\s*(?:\S+\s+)?)\S+", re.IGNORECASE))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        clean = text
-        for pattern in self.PATTERNS:
-            clean = pattern.sub(r"\1[redacted]", clean)
-        if clean != text:
-            record.msg, record.args = clean, ()
-        return True
-
-
-_WS_LOG = logging.getLogger(f"{__name__}.websockets")  # what websockets logs for this server
-_WS_LOG.addFilter(_RedactTokens())
+_WS_LOG = redacting_logger(f"{__name__}.websockets")  # what websockets logs for this server, tokens redacted
 
 
 @dataclass

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from .redact import redacting_logger
+
 __all__ = ["ClientError", "ServerUnreachable", "AuthRefused", "ConnectionLost", "RemoteSession", "normalize_url"]
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ class RemoteSession:
                 proxy=None,  # a local server: never route through an environment proxy
                 max_size=2**22,
                 compression=None,
+                logger=redacting_logger(f"{__name__}.websockets"),  # its DEBUG lines carry ?token=
             )
             # Entered like `with connect(...)` (websockets 17.1 deprecates plain use); close() ends it.
             self._ws = opening.__enter__()

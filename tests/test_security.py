@@ -63,6 +63,10 @@ def test_no_token_in_logs(tmp_path, caplog):
                 c.close()
             except InvalidStatus:
                 pass
+        from assistant.ws_client import RemoteSession
+
+        with RemoteSession(srv.ws_url, token=TOKEN) as remote:  # the terminal's client logs redacted too
+            assert remote.connect()["type"] == "server.info"
         for path in (f"/metrics?token={TOKEN}", "/metrics?token=guess"):
             try:
                 urllib.request.urlopen(srv.http_url + path, timeout=10).read()
@@ -70,6 +74,8 @@ def test_no_token_in_logs(tmp_path, caplog):
                 exc.close()
     server_records = [r for r in caplog.records if r.name.startswith(("server", "assistant"))]
     assert any("GET /v1/ws" in r.getMessage() for r in server_records), "the request lines are logged (DEBUG)"
+    assert any(r.name == "assistant.ws_client.websockets" and "token=[redacted]" in r.getMessage()
+               for r in server_records)
     for record in server_records:
         message = record.getMessage()
         assert TOKEN not in message and "token=guess" not in message, message
