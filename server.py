@@ -73,6 +73,7 @@ class ServerOptions:
     shutdown_grace_seconds: float = 10.0  # how long shutdown waits for sessions to close
     max_frames_per_second: float = 1000.0  # frames one connection may send per second, sustained (rate limit)
     frame_burst: int = 1000  # frames one connection may send at once above that rate
+    batching: bool = True  # recognise all sessions' audio of a tick in one batched step (False: one call each)
 
 
 # ---- metrics -------------------------------------------------------------------------------
@@ -395,13 +396,16 @@ class ModelWorker(threading.Thread):
                 client.from_worker([error_event("not_started", "audio discarded: no session is running")])
         if work:
             t0 = time.perf_counter()
-            try:
-                results = self.assistant.feed_many([(c.session, x, at) for c, x, at in work])
-            except Exception:
-                log.exception("batched recognition failed")
-                results = [[error_event("internal", "recognition failed for this audio")] for _ in work]
+            groups = [work] if self.server.options.batching else [[item] for item in work]
+            results = []
+            for group in groups:
+                try:
+                    results.extend(self.assistant.feed_many([(c.session, x, at) for c, x, at in group]))
+                except Exception:
+                    log.exception("batched recognition failed")
+                    results.extend([error_event("internal", "recognition failed for this audio")] for _ in group)
             metrics.observe("assistant_recognition_step_seconds", time.perf_counter() - t0)
-            metrics.observe("assistant_recognition_batch_streams", len(work))
+            metrics.observe("assistant_recognition_batch_streams", len(groups[0]))
             for (client, _, _), events in zip(work, results):
                 for evt in events:
                     if evt["type"] in ("vad.speech_started", "transcript.final"):
@@ -925,6 +929,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames one connection may send per second before `rate_limited` (default %(default)g)")
     p.add_argument("--frame-burst", type=int, default=ServerOptions.frame_burst,
                    help="frames one connection may send at once above that rate (default %(default)s)")
+    p.add_argument("--no-batching", dest="batching", action="store_false",
+                   help="recognise each session's audio with its own model call instead of one batched step per "
+                        "tick (for comparison in bench/load_test.py)")
     p.add_argument("--timezone", default=None, help="IANA time zone for the clock, timers and alarms, e.g. "
                                                    "Europe/Paris (default: this machine's)")
     p.add_argument("--decoding", default=None, help='reply DecodingOptions as JSON, e.g. \'{"strategy": "beam"}\'')
@@ -970,7 +977,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = ServerOptions(host=args.host, port=args.port, token=token,
                             origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()),
-                            max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst)
+                            max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst,
+                            batching=args.batching)
     try:
         return asyncio.run(_serve(assistant, options))
     except DatabaseDamaged as exc:

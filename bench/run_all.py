@@ -30,6 +30,7 @@ def main(argv=None) -> None:
     step("Speech: training step (packed vs padded batches)", str(BENCH / "bench_train_step.py"))
     step("Dialogue: shipped model", str(BENCH / "bench_dialogue.py"))
     step("Server latency", str(BENCH / "bench_server.py"))
+    step("Server capacity: concurrent real-time sessions", str(BENCH / "load_test.py"))
     manifests = sorted(str(p) for p in (ROOT / "data" / "speech").glob("*test*.jsonl"))
     if manifests and not args.skip_asr:
         step("Speech accuracy vs PocketSphinx", str(BENCH / "compare_asr.py"), *manifests)
