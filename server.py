@@ -39,6 +39,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
+import prometheus_client
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -54,6 +55,7 @@ from assistant.redact import redacting_logger
 __all__ = ["AssistantServer", "ServerOptions", "ServerThread", "Metrics", "DatabaseDamaged", "main", "build_parser"]
 
 log = logging.getLogger(__name__)
+prometheus_client.disable_created_metrics()  # no `*_created` series beside each counter and histogram
 
 WS_PATH = "/v1/ws"
 WEB_DIR = Path(__file__).resolve().parent / "assistant" / "web"
@@ -78,98 +80,61 @@ class ServerOptions:
 
 # ---- metrics -------------------------------------------------------------------------------
 
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...]):
-        self.name, self.help, self.buckets = name, help_text, buckets
-        self.counts = [0] * len(buckets)
-        self.total = 0
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.total += 1
-        self.sum += value
-        for i, edge in enumerate(self.buckets):
-            if value <= edge:
-                self.counts[i] += 1
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        lines += [f'{self.name}_bucket{{le="{edge:g}"}} {count}' for edge, count in zip(self.buckets, self.counts)]
-        lines += [f'{self.name}_bucket{{le="+Inf"}} {self.total}', f"{self.name}_sum {self.sum:.6f}",
-                  f"{self.name}_count {self.total}"]
-        return lines
-
-
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_COUNTERS = {  # name: (help, label names)
+    "assistant_sessions_total": ("Sessions started.", ()),
+    "assistant_connections_total": ("Websocket connections accepted.", ()),
+    "assistant_utterances_total": ("Final transcripts.", ()),
+    "assistant_replies_total": ("Replies ended, by finish reason.", ("finish_reason",)),
+    "assistant_errors_total": ("Error events sent, by code.", ("code",)),
+    "assistant_audio_seconds_total": ("Audio seconds received.", ()),
+    "assistant_partials_skipped_total": ("Partial transcripts not sent to a client that reads slowly.", ()),
+    "assistant_timers_fired_total": ("Timers and alarms that came due.", ()),
+}
+_HISTOGRAMS = {  # name: (help, buckets)
+    "assistant_first_partial_seconds": ("Utterance start to first partial transcript.", _LATENCY_BUCKETS),
+    "assistant_endpoint_to_final_seconds": ("End of speech to final transcript.", _LATENCY_BUCKETS),
+    "assistant_final_to_first_token_seconds": ("Final transcript (or typed text) to first reply text.",
+                                               _LATENCY_BUCKETS),
+    "assistant_recognition_step_seconds": ("One batched recognition step.", _LATENCY_BUCKETS),
+    "assistant_recognition_batch_streams": ("Streams recognised per batched step.",
+                                            (1, 2, 4, 8, 16, 32, 64, 128, 256)),
+    "assistant_worker_tick_seconds": ("One model worker tick (recognition, control messages, reply steps).",
+                                      _LATENCY_BUCKETS),
+}
 
 
 class Metrics:
-    """Counters and histograms for /metrics (Prometheus text format); thread-safe."""
+    """The server's Prometheus metrics (prometheus_client, one registry per server); thread-safe.
+
+    Counters and histograms by name, gauges read by a callback at scrape time; `render()` is the text
+    format that `/metrics` serves."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self.started = time.time()
-        self.counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-        self.gauges: dict[str, Callable[[], float]] = {}
-        self.help: dict[str, str] = {}
-        self.histograms = {h.name: h for h in [
-            Histogram("assistant_first_partial_seconds", "Utterance start to first partial transcript.",
-                      _LATENCY_BUCKETS),
-            Histogram("assistant_endpoint_to_final_seconds", "End of speech to final transcript.", _LATENCY_BUCKETS),
-            Histogram("assistant_final_to_first_token_seconds", "Final transcript (or typed text) to first reply "
-                                                                 "text.", _LATENCY_BUCKETS),
-            Histogram("assistant_recognition_step_seconds", "One batched recognition step.", _LATENCY_BUCKETS),
-            Histogram("assistant_recognition_batch_streams", "Streams recognised per batched step.",
-                      (1, 2, 4, 8, 16, 32, 64)),
-        ]}
-        for name, text in [
-            ("assistant_sessions_total", "Sessions started."),
-            ("assistant_connections_total", "Websocket connections accepted."),
-            ("assistant_utterances_total", "Final transcripts."),
-            ("assistant_replies_total", "Replies ended, by finish reason."),
-            ("assistant_errors_total", "Error events sent, by code."),
-            ("assistant_audio_seconds_total", "Audio seconds received."),
-            ("assistant_partials_skipped_total", "Partial transcripts not sent to a client that reads slowly."),
-            ("assistant_timers_fired_total", "Timers and alarms that came due."),
-        ]:
-            self.counters[name] = {}
-            self.help[name] = text
+        self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        self._counters = {name: prometheus_client.Counter(name, text, labels, registry=self.registry)
+                          for name, (text, labels) in _COUNTERS.items()}
+        self._histograms = {name: prometheus_client.Histogram(name, text, buckets=buckets, registry=self.registry)
+                            for name, (text, buckets) in _HISTOGRAMS.items()}
 
     def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        with self._lock:
-            series = self.counters[name]
-            series[key] = series.get(key, 0.0) + value
+        counter = self._counters[name]
+        (counter.labels(**labels) if labels else counter).inc(value)
 
     def observe(self, name: str, value: float | None) -> None:
-        if value is None:
-            return
-        with self._lock:
-            self.histograms[name].observe(value)
+        if value is not None:
+            self._histograms[name].observe(value)
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        self.gauges[name] = read
-        self.help[name] = help_text
+        prometheus_client.Gauge(name, help_text, registry=self.registry).set_function(read)
 
     def value(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self.counters[name].get(tuple(sorted(labels.items())), 0.0)
+        """A counter's current value (0 for a series never incremented)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
 
     def render(self) -> str:
-        lines: list[str] = []
-        with self._lock:
-            for name, read in self.gauges.items():
-                lines += [f"# HELP {name} {self.help[name]}", f"# TYPE {name} gauge", f"{name} {read():g}"]
-            for name, series in self.counters.items():
-                lines += [f"# HELP {name} {self.help[name]}", f"# TYPE {name} counter"]
-                if not series:
-                    lines.append(f"{name} 0")
-                for key, value in sorted(series.items()):
-                    labels = ",".join(f'{k}="{v}"' for k, v in key)
-                    lines.append(f"{name}{{{labels}}} {value:g}" if labels else f"{name} {value:g}")
-            for histogram in self.histograms.values():
-                lines += histogram.render()
-        return "\n".join(lines) + "\n"
+        return prometheus_client.generate_latest(self.registry).decode()
 
     def record(self, events: list[dict[str, Any]]) -> None:
         """Count what a batch of outgoing events says."""
@@ -381,12 +346,14 @@ class ModelWorker(threading.Thread):
             if time.monotonic() >= self._next_timer_check:
                 self._next_timer_check = time.monotonic() + TIMER_POLL_SECONDS
                 self._deliver_timers()
+            t0 = time.perf_counter()
             try:
                 self._tick(audio, controls)
             except Exception:  # never let the worker die; the sessions get an error each
                 log.exception("model worker tick failed")
                 for client in {item[0] for item in audio + controls}:
                     client.from_worker([error_event("internal", "the server failed processing this session")])
+            self.server.metrics.observe("assistant_worker_tick_seconds", time.perf_counter() - t0)
 
     def _tick(self, audio: list[tuple[Client, np.ndarray, float]], controls: list[tuple[Client, _Command]]) -> None:
         metrics = self.server.metrics

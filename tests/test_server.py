@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from assistant import Memory
@@ -394,9 +395,15 @@ def test_http_static_health_metrics_conversations(server, client):
     health = json.load(urllib.request.urlopen(server.http_url + "/healthz", timeout=10))
     assert health == {"status": "ok", "sessions": 1, "max_sessions": 16}
     metrics = urllib.request.urlopen(server.http_url + "/metrics", timeout=10).read().decode()
-    assert "assistant_sessions_active 1" in metrics
-    assert 'assistant_replies_total{finish_reason=' in metrics
-    assert "assistant_final_to_first_token_seconds_count 1" in metrics
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics) for s in family.samples}
+    assert samples[("assistant_sessions_active", ())] == 1
+    assert samples[("assistant_sessions_total", ())] == 1
+    assert any(name == "assistant_replies_total" and labels and labels[0][0] == "finish_reason"
+               for name, labels in samples)
+    assert samples[("assistant_final_to_first_token_seconds_count", ())] == 1
+    assert samples[("assistant_worker_tick_seconds_count", ())] >= 1
+    assert not any(name.endswith("_created") for name, _ in samples)
     listed = json.load(urllib.request.urlopen(server.http_url + "/v1/conversations", timeout=10))
     cid = listed["conversations"][0]["id"]
     exported = json.load(urllib.request.urlopen(server.http_url + f"/v1/conversations/{cid}", timeout=10))
