@@ -622,6 +622,61 @@ def _param_checksum(model) -> float:
     return float(sum(p.detach().double().sum().item() for p in model.parameters()))
 
 
+class _SpeedMeter:
+    """Where the training loop's time goes: waiting for the next batch vs the training step, the step's
+    CPU time, and the padding the batches carry. Evaluations and checkpoints count in neither."""
+
+    KEYS = ("steps", "items", "audio_seconds", "manifest_seconds", "wall_seconds", "data_wait_seconds",
+            "step_seconds", "main_cpu_seconds", "real_frames", "padded_frames")
+
+    def __init__(self) -> None:
+        self.total = dict.fromkeys(self.KEYS, 0.0)
+        self.window = dict.fromkeys(self.KEYS, 0.0)
+        self._t = self._cpu = None
+        self._t_step = 0.0
+
+    def start(self) -> None:
+        """The loop begins waiting for a batch."""
+        self._t, self._cpu = time.perf_counter(), time.process_time()
+
+    def got_batch(self, batch, durations: Sequence[float]) -> None:
+        now = time.perf_counter()
+        if self._t is None:
+            self._t, self._cpu = now, time.process_time()
+        lengths = batch.feat_lengths
+        self._add(data_wait_seconds=now - self._t, steps=1, items=len(batch), audio_seconds=batch.seconds,
+                  manifest_seconds=float(sum(durations[i] for i in batch.indices)),
+                  real_frames=float(lengths.sum()), padded_frames=float(batch.feats.shape[0] * batch.feats.shape[1]))
+        self._t_step = now
+
+    def stepped(self) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        self._add(step_seconds=now - self._t_step, wall_seconds=now - self._t, main_cpu_seconds=cpu - self._cpu)
+        self._t = self._cpu = None
+
+    def _add(self, **values: float) -> None:
+        for k, v in values.items():
+            self.total[k] += v
+            self.window[k] += v
+
+    def window_summary(self) -> str:
+        """'data wait 3%, padding 8%' over the steps since the last call; starts a new window."""
+        w = self.window
+        text = (f"data wait {100 * w['data_wait_seconds'] / max(w['wall_seconds'], 1e-9):.0f}%, "
+                f"padding {100 * (1 - w['real_frames'] / max(w['padded_frames'], 1.0)):.0f}%")
+        self.window = dict.fromkeys(self.KEYS, 0.0)
+        return text
+
+    def save(self, path: Path) -> None:
+        t = self.total
+        summary = {"audio_s_per_s": t["audio_seconds"] / max(t["wall_seconds"], 1e-9),
+                   "audio_s_per_main_cpu_s": t["audio_seconds"] / max(t["main_cpu_seconds"], 1e-9),
+                   "data_wait_fraction": t["data_wait_seconds"] / max(t["wall_seconds"], 1e-9),
+                   "padding_waste": 1 - t["real_frames"] / max(t["padded_frames"], 1.0)}
+        with open(path, "w") as fh:
+            json.dump({"total": t, "summary": summary}, fh, indent=1)
+
+
 class _Stop:
     """Set by SIGTERM/SIGINT so the loop can write a checkpoint and leave."""
 
@@ -827,14 +882,19 @@ def train(config: TrainConfig) -> Path:
     # one loader for the whole run: persistent workers, the epoch travels with the indices
     loader = make_loader(dataset, sampler, num_workers=config.num_workers, pin_memory=device.type == "cuda",
                          generator=loader_gen, persistent_workers=config.num_workers > 0)
+    speed = _SpeedMeter()
+    durations = dataset.durations
     try:
         while not done and epoch < config.epochs:
             sampler.set_epoch(epoch, batch_in_epoch)
             dataset.set_epoch(epoch)
+            speed.start()
             for batch in loader:
+                speed.got_batch(batch, durations)
                 batch = batch.to(device)
                 res = train_step(train_model, batch, optimizer, grad_clip=config.grad_clip, amp=config.amp,
                                  distributed=distributed)
+                speed.stepped()
                 scheduler.step()
                 step += 1
                 batch_in_epoch += 1
@@ -857,10 +917,11 @@ def train(config: TrainConfig) -> Path:
                 if is_main and step % config.log_every == 0:
                     dt = time.time() - window["t"]
                     n = max(1, window["n"])
-                    logger.info("step %d epoch %d: loss %.4f grad %.2f lr %.2e | %.1f audio s/s | skipped %d dropped %d"
-                                " | %.2f h audio seen, %.1f min", step, epoch, window["loss"] / n, window["norm"] / n,
-                                scheduler.get_last_lr()[0], window["seconds"] / max(dt, 1e-9), window["skipped"],
-                                window["dropped"], audio_seen / 3600, (time.time() - t_start) / 60)
+                    logger.info("step %d epoch %d: loss %.4f grad %.2f lr %.2e | %.1f audio s/s (%s) | skipped %d "
+                                "dropped %d | %.2f h audio seen, %.1f min", step, epoch, window["loss"] / n,
+                                window["norm"] / n, scheduler.get_last_lr()[0], window["seconds"] / max(dt, 1e-9),
+                                speed.window_summary(), window["skipped"], window["dropped"], audio_seen / 3600,
+                                (time.time() - t_start) / 60)
                     window.update(loss=0.0, n=0, seconds=0.0, skipped=0, dropped=0, t=time.time(), norm=0.0)
                 stop = stopper.flag or (config.max_steps is not None and step >= config.max_steps) or \
                     (config.max_hours is not None and time.time() - t_start > config.max_hours * 3600)
@@ -882,10 +943,12 @@ def train(config: TrainConfig) -> Path:
                 if stop:
                     done = True
                     break
+                speed.start()
             else:
                 epoch += 1
                 batch_in_epoch = 0
         if is_main:
+            speed.save(out_dir / "speed.json")
             run_eval()
             checkpoint(final=True)
         if distributed:
