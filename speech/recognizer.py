@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, validate_samples
-from .decoder import BeamSearchDecoder, GreedyDecoder, Hypothesis, PhraseDecoder
-from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer
+from .decoder import BeamSearchDecoder, BeamSearchStream, GreedyDecoder, Hypothesis, PhraseDecoder
+from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer, feed_many as _feed_features
 from .lm import NGramLM
 from .model import AcousticConfig, AcousticModel
 from .vocab import Alphabet, normalize_text
@@ -374,15 +375,31 @@ class Recognizer:
         hyps = self._decoder(hotwords, phrases).decode(self.log_probs(samples))
         return self._transcript(hyps, samples.size / SAMPLE_RATE)
 
-    def stream(self, hotwords: Sequence[str] | None = None, phrases: Sequence[str] | None = None) -> "RecognitionStream":
-        """Start recognising one utterance fed in chunks (hotwords, phrases: as in `transcribe`)."""
-        return RecognitionStream(self, hotwords, phrases)
+    def stream(self, hotwords: Sequence[str] | None = None, phrases: Sequence[str] | None = None, *,
+               defer_search: bool = False) -> "RecognitionStream":
+        """Start recognising one utterance fed in chunks (hotwords, phrases: as in `transcribe`).
+
+        defer_search: partials come from greedy decoding of the new frames (cheap: an argmax per
+        frame), and the beam search (+ LM) gets the frames later, from `decode_pending()` (another
+        thread may call it) or at the latest from `finish()`. The final transcript is the same as
+        without it; only the partials differ (greedy text, `stable_chars` 0). Without a beam search
+        (greedy recognizer, phrase list) it changes nothing."""
+        return RecognitionStream(self, hotwords, phrases, defer_search=defer_search)
 
     @torch.inference_mode()
     def feed_many(self, work: Iterable[tuple["RecognitionStream", np.ndarray]]) -> list[Partial]:
-        """Feed many streams with one batched model call (the server's per-tick step)."""
+        """Feed many streams with one batched model call (the server's per-tick step).
+
+        The features of all streams are computed with one transform call (`speech.features.feed_many`,
+        equal to each stream's own), then one acoustic model call over the padded batch."""
         work = list(work)
-        return self._run([stream for stream, _ in work], [stream._featurize(samples) for stream, samples in work])
+        streams = [stream for stream, _ in work]
+        for stream in streams:
+            stream._check_open()
+        feats = _feed_features([stream._featurizer for stream in streams], [samples for _, samples in work])
+        for stream, (_, samples) in zip(streams, work):
+            stream._samples += np.size(samples)
+        return self._run(streams, feats)
 
     @torch.inference_mode()
     def _run(self, streams: list["RecognitionStream"], feats: list[torch.Tensor]) -> list[Partial]:
@@ -401,24 +418,43 @@ class Recognizer:
 
 
 class RecognitionStream:
-    """One utterance being recognised incrementally. Not thread-safe; one owner."""
+    """One utterance being recognised incrementally. One owner feeds it; with `defer_search`, another
+    thread may call `decode_pending()` at the same time."""
 
     def __init__(self, recognizer: Recognizer, hotwords: Sequence[str] | None = None,
-                 phrases: Sequence[str] | None = None):
+                 phrases: Sequence[str] | None = None, *, defer_search: bool = False):
         self.recognizer = recognizer
         self._featurizer = StreamingFeaturizer(recognizer.features)
         self._decoder = recognizer._decoder(hotwords, phrases).stream()
         self._state = None  # acoustic model state, None until the first frames
         self._samples = 0
         self._finished = False
+        # deferred search: greedy partials now, the beam search over `_pending` frames later
+        self._preview = GreedyDecoder(recognizer.alphabet).stream() \
+            if defer_search and isinstance(self._decoder, BeamSearchStream) else None
+        self._pending: list[np.ndarray] = []  # (t, V) log posteriors the beam search has not read yet
+        self._search_lock = threading.Lock()
 
     @property
     def audio_seconds(self) -> float:
         return self._samples / SAMPLE_RATE
 
-    def _featurize(self, samples: np.ndarray) -> torch.Tensor:
+    @property
+    def deferred(self) -> bool:
+        """Partials are greedy and the beam search runs in `decode_pending()`."""
+        return self._preview is not None
+
+    @property
+    def pending_frames(self) -> int:
+        """Output frames waiting for the beam search (0 without defer_search)."""
+        return sum(len(x) for x in self._pending)
+
+    def _check_open(self) -> None:
         if self._finished:
             raise ValueError("this stream is finished; start a new one with Recognizer.stream()")
+
+    def _featurize(self, samples: np.ndarray) -> torch.Tensor:
+        self._check_open()
         samples = validate_samples(samples)
         self._samples += samples.size
         return self._featurizer.feed(samples)  # (t, F)
@@ -426,10 +462,25 @@ class RecognitionStream:
     def _advance(self, log_probs: np.ndarray | None) -> Partial:
         blank = None
         if log_probs is not None and len(log_probs):
-            self._decoder.advance(log_probs)
+            if self._preview is not None:
+                self._preview.advance(log_probs)
+                with self._search_lock:
+                    self._pending.append(log_probs)
+            else:
+                self._decoder.advance(log_probs)
             blank = np.exp(log_probs[:, Alphabet.BLANK])
+        if self._preview is not None:
+            return Partial(self._preview.partial()[0], 0, blank)  # greedy text may still change
         text, stable = self._decoder.partial()
         return Partial(text, stable, blank)
+
+    def decode_pending(self) -> int:
+        """Run the beam search over the frames waiting for it; how many it read (thread-safe)."""
+        with self._search_lock:
+            pending, self._pending = self._pending, []
+            for log_probs in pending:
+                self._decoder.advance(log_probs)
+            return sum(len(x) for x in pending)
 
     def feed(self, samples: np.ndarray) -> Partial:
         """Add audio (float32 mono at 16 kHz, any length) and get the partial result."""
@@ -442,6 +493,7 @@ class RecognitionStream:
         if self._samples:  # the end pad, as transcribe() appends it; not counted as audio
             self.recognizer._run([self], [self._featurizer.feed(self.recognizer.end_padding())])
         self._finished = True
+        self.decode_pending()
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
 
 

@@ -123,3 +123,23 @@ def test_config_round_trip_and_validation():
         FeatureConfig(f_max=9000.0)
     with pytest.raises(Exception):
         config.n_mels = 80  # frozen
+
+
+def test_feed_many_equals_each_featurizer_fed_alone():
+    from speech.features import feed_many
+
+    rng = np.random.default_rng(3)
+    alone = [StreamingFeaturizer() for _ in range(4)]
+    together = [StreamingFeaturizer() for _ in range(4)]
+    for size in (100, 1600, 0, 399, 401, 1600, 3333):  # chunks that complete 0, 1 or many frames
+        chunks = [(0.1 * rng.standard_normal(size + 37 * i)).astype(np.float32) for i in range(4)]
+        expected = [f.feed(x) for f, x in zip(alone, chunks)]
+        got = feed_many(together, chunks)
+        for e, g in zip(expected, got):
+            assert torch.equal(e, g)  # bit for bit: the finals downstream stay the same
+    for a, b in zip(alone, together):
+        assert (a.samples_seen, a.frames_emitted) == (b.samples_seen, b.frames_emitted)
+        assert np.array_equal(a._buffer, b._buffer)
+    with pytest.raises(ValueError):
+        feed_many(together, [np.zeros(10, np.float32)] * 3 + [np.full(10, np.nan, np.float32)])
+    assert [f.samples_seen for f in together] == [a.samples_seen for a in alone]  # nothing changed

@@ -258,3 +258,44 @@ def test_a_model_assigned_to_an_int8_recognizer_runs_int8_and_saves_float(tmp_pa
     audio = noise()
     np.testing.assert_allclose(Recognizer.load(fast.save(tmp_path / "m.pt"), quantize=False).log_probs(audio),
                                other.log_probs(audio), atol=1e-6)
+
+
+def _speechlike(seconds, seed):
+    t = np.arange(int(seconds * 16000)) / 16000
+    f0 = 120 + 40 * np.sin(2 * np.pi * 0.3 * t + seed)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8)) * (0.3 + 0.7 * np.sin(2 * np.pi * 3 * t) ** 2)
+    return (0.25 * voice / np.abs(voice).max()).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_deferred_search_gives_the_same_finals_with_greedy_partials():
+    """The server's fast path: greedy partials now, the beam search (+ LM) later from decode_pending()
+    or finish(). The finals are the same as the beam search fed every chunk (shipped model, int8,
+    batched streams), whenever the pending frames are decoded."""
+    from speech.decoder import GreedyDecoder
+
+    rec = Recognizer.load("en")
+    assert rec.beam_size > 1 and rec.lm is not None
+    clips = [np.concatenate([np.zeros(3000, np.float32), _speechlike(1.0 + 0.3 * i, i), np.zeros(4000, np.float32)])
+             for i in range(3)] + [noise(1.5, seed=4)]
+    plain = [rec.stream() for _ in clips]
+    deferred = [rec.stream(defer_search=True) for _ in clips]
+    greedy = [GreedyDecoder(rec.alphabet).stream() for _ in clips]
+    assert all(s.deferred for s in deferred) and not any(s.deferred for s in plain)
+    for k in range(0, max(c.size for c in clips), 1600):  # 100 ms frames, all streams in one batch
+        chunks = [c[k:k + 1600] if c.size > k else np.zeros(1600, np.float32) for c in clips]
+        a = rec.feed_many(list(zip(plain, chunks)))
+        b = rec.feed_many(list(zip(deferred, chunks)))
+        for pa, pb, g in zip(a, b, greedy):
+            assert np.array_equal(pa.blank_probs, pb.blank_probs)  # the same acoustic output
+            assert pb.stable_chars == 0
+        if k % 4800 == 0:
+            for s in deferred[:2]:
+                s.decode_pending()  # as the server's decoder thread does, at any time
+    assert any(s.pending_frames for s in deferred)
+    for s, d in zip(plain, deferred):
+        assert s.finish().to_dict() == d.finish().to_dict()
+    only_greedy = Recognizer.load("en", beam_size=1, lm=None)
+    only_greedy.lm = None
+    assert not only_greedy.stream(defer_search=True).deferred  # nothing to defer
