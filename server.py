@@ -10,7 +10,9 @@ One port serves
 Threads: the asyncio event loop only moves bytes. All model work happens in one `ModelWorker`
 thread that, each tick, takes the queued audio of every session and recognises it with one
 batched `Recognizer.feed_many` call (so throughput grows with load), runs the control messages
-in order, and advances every streaming reply by one piece. Events come back to the loop with
+in order, and advances every streaming reply by one piece. Partials are greedy; the beam search
+(+ LM) of each utterance runs in a second thread (`SearchThread`) beside the acoustic step and is
+completed by the worker at the end of the utterance. Events come back to the loop with
 `call_soon_threadsafe` and go out through a bounded per-connection queue, so a slow client only
 slows itself.
 """
@@ -261,6 +263,58 @@ class Client:
             return
 
 
+# ---- the beam search thread ----------------------------------------------------------------
+
+class SearchThread(threading.Thread):
+    """Runs the beam search (+ LM) of utterances whose partials are greedy, beside the model worker.
+
+    The worker hands over a recognition stream that has new frames; this thread runs
+    `stream.decode_pending()` on each, oldest first. The beam search is Python, the acoustic step
+    mostly torch kernels that let go of the GIL, so on two cores the two overlap. When an utterance
+    ends, the worker's `finish()` decodes whatever is still waiting, so the final never depends on
+    how far behind this thread is."""
+
+    def __init__(self, metrics: "Metrics"):
+        super().__init__(name="beam-search", daemon=True)
+        self.metrics = metrics
+        self._cond = threading.Condition()
+        self._queue: deque[Any] = deque()
+        self._queued: set[int] = set()
+        self._stopping = False
+
+    def submit(self, stream: Any) -> None:
+        with self._cond:
+            if id(stream) not in self._queued:
+                self._queued.add(id(stream))
+                self._queue.append(stream)
+                self._cond.notify()
+
+    @property
+    def backlog(self) -> int:
+        """Streams waiting for their beam search."""
+        return len(self._queue)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                stream = self._queue.popleft()
+                self._queued.discard(id(stream))
+            try:
+                stream.decode_pending()
+            except Exception:  # the stream's finish() reports it again, to its session
+                log.exception("beam search failed")
+            time.sleep(0)  # let the event loop and the worker take the GIL between streams
+
+
 # ---- the model worker ----------------------------------------------------------------------
 
 class ModelWorker(threading.Thread):
@@ -504,6 +558,8 @@ class AssistantServer:
         self.metrics = Metrics()
         self.clients: set[Client] = set()
         self.worker = ModelWorker(self)
+        self.search = SearchThread(self.metrics)
+        assistant.search_later = self.search.submit
         self.server: Server | None = None
         self.stopping = False
         self.metrics.gauge("assistant_sessions_active", "Open websocket sessions.", self.active_sessions)
@@ -545,6 +601,7 @@ class AssistantServer:
             log.error(message)
             raise DatabaseDamaged(message)
         self.worker.start()
+        self.search.start()
         cfg = self.config
         self.server = await serve(
             self.handler, self.options.host, self.options.port,
@@ -582,6 +639,9 @@ class AssistantServer:
             await self.server.wait_closed()
         self.worker.stop()
         await asyncio.to_thread(self.worker.join, 30)
+        self.search.stop()
+        await asyncio.to_thread(self.search.join, 30)
+        self.assistant.search_later = None
         self.assistant.close()
         log.info("stopped")
 

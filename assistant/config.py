@@ -59,6 +59,8 @@ class AssistantConfig:
     history_turns: int = 6  # how many stored turns (user + assistant) feed the dialogue model
     # --- recognition --------------------------------------------------------------------------
     partials: bool = True  # send transcript.partial events while the person speaks
+    greedy_partials: bool = True  # partials by greedy decoding; the beam search + LM runs beside them (the server's
+    #                               search thread) and gives the same final. False: the beam's own partials
     hotwords: tuple[str, ...] = ()  # words the recognizer boosts by default (session.update can change them)
     vad_mode: str = "server"  # "server": end of speech detected here; "client": the client sends audio.end
     endpoint_sensitivity: str = "medium"  # speech.endpoint preset: "low" | "medium" | "high"
@@ -103,6 +105,8 @@ class AssistantConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name}={value!r}; must be a positive number")
+        if not isinstance(self.greedy_partials, bool):
+            raise ValueError(f"greedy_partials={self.greedy_partials!r}; must be True or False")
         if self.speech_int8 is not None and not isinstance(self.speech_int8, bool):
             raise ValueError(f"speech_int8={self.speech_int8!r}; must be True, False or None (the model's choice)")
         if not isinstance(self.decoding, dict):

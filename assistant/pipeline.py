@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -113,6 +113,10 @@ class Assistant:
         from .skills import Skills
 
         self.skills = Skills(memory, timezone=config.timezone or local_timezone())
+        # With greedy partials, the beam search of an utterance's new frames runs here after each
+        # feed (None) or, when the server sets this, in the server's search thread: called with the
+        # `speech.RecognitionStream` that has frames waiting (`stream.decode_pending()` does the work).
+        self.search_later: Callable[[Any], None] | None = None
 
     @classmethod
     def load(cls, config: AssistantConfig | None = None, *, recognizer=None, responder=None) -> "Assistant":
@@ -276,6 +280,12 @@ class Assistant:
             share = (time.perf_counter() - t0) / len(batch)
             for (i, session, audio), partial in zip(batch, partials):
                 results[i].extend(session._after_recognition(partial, audio, share))
+                stream = session._utterance.stream
+                if stream.pending_frames:
+                    if self.search_later is not None:
+                        self.search_later(stream)
+                    else:
+                        stream.decode_pending()
         for i, (session, _, _) in enumerate(work):
             if session._utterance is not None and session._utterance.endpoint_at is not None:
                 results[i].extend(session.end_utterance())
@@ -366,7 +376,8 @@ class Session:
         hotwords = None if phrases else (list(self.settings.hotwords) or None)  # a phrase list leaves no room to boost
         self._utterance = _Utterance(
             id="utt_" + uuid.uuid4().hex[:12],
-            stream=self.assistant.recognizer.stream(hotwords=hotwords, phrases=phrases),
+            stream=self.assistant.recognizer.stream(hotwords=hotwords, phrases=phrases,
+                                                    defer_search=self.assistant.config.greedy_partials),
             started_at=time.perf_counter(),
             start_ms=int(start_sample * 1000 // SAMPLE_RATE),
         )

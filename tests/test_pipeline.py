@@ -333,3 +333,43 @@ def test_speech_int8_is_checked_and_loads_an_int8_recognizer(tmp_path, monkeypat
             assert loaded.recognizer.quantize is expected, setting
         finally:
             loaded.close()
+
+
+def test_greedy_partials_keep_the_beam_finals(tmp_path):
+    """greedy_partials (the default): partials by greedy decoding, the beam search beside them (here run
+    late, as the server's search thread may) -- the finals equal those of the beam's own partials."""
+    from speech.recognizer import Recognizer
+
+    tiny = untrained_recognizer()
+    recognizer = Recognizer(tiny.model, tiny.alphabet, tiny.features, beam_size=4)
+    finals = {}
+    for greedy in (False, True):
+        config = AssistantConfig(db_path=str(tmp_path / f"{greedy}.db"), vad_mode="client", greedy_partials=greedy,
+                                 decoding=dict(SHORT_REPLY))
+        a = Assistant(config, recognizer, untrained_responder(), Memory(tmp_path / f"{greedy}.db"))
+        waiting = []
+        if greedy:
+            a.search_later = waiting.append
+        sessions = [a.open_session() for _ in range(3)]
+        clips = [utterance(0.2, 0.6 + 0.2 * i, 0.3, seed=i) for i in range(3)]
+        events = [[] for _ in sessions]
+        for k, chunks in enumerate(zip(*(frames(c, 100) for c in clips))):
+            for i, e in enumerate(a.feed_many(list(zip(sessions, chunks)))):
+                events[i].extend(e)
+            if k % 3 == 2:  # the search thread catches up now and then
+                for stream in waiting:
+                    stream.decode_pending()
+                waiting.clear()
+        assert not greedy or all(s._utterance.stream.deferred for s in sessions)
+        partials = [e for ev in events for e in ev if e["type"] == "transcript.partial"]
+        assert not greedy or all(p["stable_chars"] == 0 for p in partials)
+        finals[greedy] = [[e for e in s.end_utterance() if e["type"] == "transcript.final"][0] for s in sessions]
+        a.close()
+    assert any(f["text"] for f in finals[False]) and any(p["text"] for p in partials)
+    strip = lambda f: {k: v for k, v in f.items() if k != "utterance_id"}  # noqa: E731
+    assert [strip(f) for f in finals[True]] == [strip(f) for f in finals[False]]
+
+
+def test_greedy_partials_must_be_a_bool(tmp_path):
+    with pytest.raises(ValueError, match="greedy_partials"):
+        AssistantConfig(greedy_partials="yes")
