@@ -22,6 +22,7 @@ from .features import FeatureConfig
 __all__ = [
     "AugmentConfig",
     "Augmenter",
+    "LengthPlan",
     "pad_room_tone",
     "speed_perturb",
     "pitch_shift",
@@ -232,12 +233,19 @@ def coloured_noise(n: int, colour: str, rng: np.random.Generator, sample_rate: i
             mod += 0.6 * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
         y = y * np.clip(mod, 0.05, None)
     else:
-        spec = np.fft.rfft(white)
-        freqs = np.fft.rfftfreq(n, d=1.0 / sample_rate)
+        # shaped over a length the FFT is fast for (an arbitrary length may be a large prime), then cut:
+        # the same stationary noise, whatever the clip's length
+        from scipy import fft
+
+        m = fft.next_fast_len(n, real=True)
+        if m > n:
+            white = np.concatenate([white, rng.standard_normal(m - n)])
+        spec = fft.rfft(white)
+        freqs = np.fft.rfftfreq(m, d=1.0 / sample_rate)
         freqs[0] = freqs[1] if len(freqs) > 1 else 1.0
         exponent = {"pink": -0.5, "brown": -1.0, "blue": 0.5}[colour]
         spec = spec * freqs ** exponent
-        y = np.fft.irfft(spec, n=n)
+        y = fft.irfft(spec, n=m)[:n]
     rms = np.sqrt(np.mean(y ** 2)) + 1e-12
     return _f32(y / rms)
 
@@ -425,6 +433,15 @@ def spec_augment(feats: torch.Tensor, rng: np.random.Generator, freq_masks: int 
 # ----------------------------------------------------------------------------- the composed pipeline
 
 
+@dataclass(frozen=True)
+class LengthPlan:
+    """The length-changing augmentation of one utterance (see :meth:`Augmenter.plan`)."""
+
+    lead: int = 0  # room-tone samples added before the speech
+    trail: int = 0  # room-tone samples added after it
+    speed: float = 1.0  # speed factor (1.0 = unchanged)
+
+
 class Augmenter:
     """Applies an :class:`AugmentConfig` to waveforms and features with a caller-supplied generator.
 
@@ -455,16 +472,44 @@ class Augmenter:
                     self._noises.append(a)
         return self._noises
 
-    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def plan(self, rng: np.random.Generator) -> LengthPlan:
+        """Draw the steps that change an utterance's length (room-tone padding, speed).
+
+        Kept apart from the other draws so that a sampler can know every augmented length before any
+        audio is loaded (:meth:`output_length`) and batch utterances of equal augmented length."""
+        c = self.config
+        lead = trail = 0
+        if c.pad_prob and rng.random() < c.pad_prob:
+            lead, trail = (int(rng.uniform(*c.pad_seconds) * self.sample_rate) for _ in range(2))
+        speed = 1.0
+        if c.speed_prob and rng.random() < c.speed_prob and c.speeds:
+            speed = float(rng.choice(c.speeds))
+        return LengthPlan(lead, trail, speed)
+
+    @staticmethod
+    def output_length(n_samples: int, plan: LengthPlan) -> int:
+        """Samples that ``__call__`` returns for ``n_samples`` input samples under ``plan``."""
+        if n_samples <= 0:
+            return 0
+        n = n_samples + plan.lead + plan.trail
+        if abs(plan.speed - 1.0) >= 1e-6:
+            up, down = _ratio(plan.speed)
+            n = -(-n * up // down)  # resample_poly gives ceil(n * up / down) samples
+        return n
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator, plan: LengthPlan | None = None) -> np.ndarray:
+        """Augmented copy of ``x``. ``plan`` (from :meth:`plan`) fixes the length-changing steps; without
+        it they are drawn from ``rng`` first."""
         c = self.config
         x = _f32(x)
         if len(x) == 0:
             return x
-        if c.pad_prob and rng.random() < c.pad_prob:
-            lead, trail = (int(rng.uniform(*c.pad_seconds) * self.sample_rate) for _ in range(2))
-            x = pad_room_tone(x, lead, trail, rng)
-        if c.speed_prob and rng.random() < c.speed_prob and c.speeds:
-            x = speed_perturb(x, float(rng.choice(c.speeds)))
+        if plan is None:
+            plan = self.plan(rng)
+        if plan.lead or plan.trail:
+            x = pad_room_tone(x, plan.lead, plan.trail, rng)
+        if abs(plan.speed - 1.0) >= 1e-6:
+            x = speed_perturb(x, plan.speed)
         if c.pitch_prob and rng.random() < c.pitch_prob:
             x = pitch_shift(x, float(rng.uniform(-c.pitch_semitones, c.pitch_semitones)), self.sample_rate)
         if c.reverb_prob and rng.random() < c.reverb_prob:

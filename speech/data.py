@@ -14,9 +14,10 @@ import logging
 import math
 import os
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -155,7 +156,10 @@ class SpeechDataset(Dataset):
     """
 
     def __init__(self, entries: Sequence[ManifestEntry], alphabet, feature_config=None,
-                 augment: AugmentConfig | None = None, seed: int = 0):
+                 augment: AugmentConfig | None = None, seed: int = 0, cache_mb: float = 0.0):
+        """``cache_mb``: keep up to this many MB of decoded audio in memory (least recently used goes
+        first), so later epochs skip decoding and resampling; 0 turns the cache off. Each process that
+        loads (the training process or each DataLoader worker) has its own."""
         from speech.features import FeatureConfig, FeatureExtractor
 
         self.entries = list(entries)
@@ -168,6 +172,12 @@ class SpeechDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self._labels = [alphabet.encode(e.text) for e in self.entries]
+        if cache_mb < 0:
+            raise ValueError(f"cache_mb must be >= 0, got {cache_mb}")
+        self.cache_bytes = int(cache_mb * 2**20)
+        self._audio_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cached_bytes = 0
+        self._planned: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -182,13 +192,46 @@ class SpeechDataset(Dataset):
     def labels(self, i: int) -> list[int]:
         return self._labels[i]
 
-    def load(self, i: int, augment: bool = True, epoch: int | None = None) -> np.ndarray:
+    def audio(self, i: int) -> np.ndarray:
+        """Decoded samples of item ``i`` (read-only; from the cache when there)."""
         from speech.audio import load_audio
 
+        x = self._audio_cache.get(i)
+        if x is not None:
+            self._audio_cache.move_to_end(i)
+            return x
         x = load_audio(self.entries[i].audio)
-        if augment and self.augmenter is not None:
-            x = self.augmenter(x, self._rng(i, 0, epoch))
+        x.flags.writeable = False  # shared with later epochs: nothing may change it in place
+        if 0 < x.nbytes <= self.cache_bytes:
+            self._audio_cache[i] = x
+            self._cached_bytes += x.nbytes
+            while self._cached_bytes > self.cache_bytes:
+                _, old = self._audio_cache.popitem(last=False)
+                self._cached_bytes -= old.nbytes
         return x
+
+    def load(self, i: int, augment: bool = True, epoch: int | None = None) -> np.ndarray:
+        x = self.audio(i)
+        if augment and self.augmenter is not None:
+            x = self.augmenter(x, self._rng(i, 0, epoch), plan=self._plan(i, epoch))
+        return x if x.flags.writeable else x.copy()
+
+    def _plan(self, i: int, epoch: int | None = None):
+        return self.augmenter.plan(self._rng(i, 2, epoch))
+
+    def planned_durations(self, epoch: int) -> np.ndarray:
+        """Seconds of every item after this epoch's augmentation (room-tone padding and speed change,
+        computed from the manifest durations without loading audio): what a sampler should batch by."""
+        if self._planned is not None and self._planned[0] == epoch:
+            return self._planned[1]
+        rate = self.feature_config.sample_rate
+        if self.augmenter is None:
+            out = np.array(self.durations, dtype=np.float64)
+        else:
+            out = np.array([self.augmenter.output_length(int(round(e.duration * rate)), self._plan(i, epoch)) / rate
+                            for i, e in enumerate(self.entries)], dtype=np.float64)
+        self._planned = (int(epoch), out)
+        return out
 
     def _rng(self, i: int, stream: int, epoch: int | None = None) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch if epoch is None else int(epoch), int(i), stream])
@@ -218,12 +261,15 @@ class BucketBatchSampler(Sampler[list[int]]):
     ``(seed, epoch)``, so all ranks of a distributed run build the same list and each takes every
     ``num_replicas``-th batch (padded by repeating batches so every rank gets the same count).
     ``set_epoch(epoch, start_batch)`` skips the first batches, for exact resume. With ``tag_epoch`` the
-    batches hold ``(epoch, index)`` pairs, which :class:`SpeechDataset` understands.
+    batches hold ``(epoch, index)`` pairs, which :class:`SpeechDataset` understands. With ``epoch_durations``
+    (``SpeechDataset.planned_durations``) sorting and budget use each epoch's augmented lengths: room-tone
+    padding and speed changes otherwise spread a batch's lengths apart and its padding grows.
     """
 
     def __init__(self, durations: Sequence[float], max_seconds: float, *, max_items: int | None = None,
                  weights: Sequence[float] | None = None, bucket_size: int = 2000, shuffle: bool = True,
-                 seed: int = 0, num_replicas: int = 1, rank: int = 0, tag_epoch: bool = False):
+                 seed: int = 0, num_replicas: int = 1, rank: int = 0, tag_epoch: bool = False,
+                 epoch_durations: Callable[[int], Sequence[float]] | None = None):
         if max_seconds <= 0:
             raise ValueError(f"max_seconds must be positive, got {max_seconds}")
         if weights is not None and len(weights) != len(durations):
@@ -242,6 +288,9 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)
         self.tag_epoch = tag_epoch  # yield (epoch, index) pairs instead of indices
+        # epoch -> each item's length in that epoch (SpeechDataset.planned_durations: after augmentation);
+        # sorting and the padded budget then use the lengths the model will really see
+        self.epoch_durations = epoch_durations
         self.epoch = 0
         self.start_batch = 0
         self._cache: tuple[int, list[list[int]]] | None = None
@@ -269,13 +318,18 @@ class BucketBatchSampler(Sampler[list[int]]):
             return self._cache[1]
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
         items = self._epoch_items(rng)
+        durations = self.durations
+        if self.epoch_durations is not None:
+            durations = np.asarray(self.epoch_durations(self.epoch), dtype=np.float64)
+            if durations.shape != self.durations.shape:
+                raise ValueError(f"epoch_durations gave {durations.shape[0]} lengths for {len(self.durations)} items")
         batches: list[list[int]] = []
         for b0 in range(0, len(items), self.bucket_size):
-            bucket = sorted(items[b0:b0 + self.bucket_size], key=lambda i: self.durations[i])
+            bucket = sorted(items[b0:b0 + self.bucket_size], key=lambda i: durations[i])
             cur: list[int] = []
             longest = 0.0
             for i in bucket:
-                d = self.durations[i]
+                d = durations[i]
                 new_longest = max(longest, d)
                 full = cur and (new_longest * (len(cur) + 1) > self.max_seconds
                                 or (self.max_items is not None and len(cur) >= self.max_items))

@@ -218,10 +218,11 @@ class TrainConfig:
     max_hours: float | None = None  # wall-clock hours for this invocation
     schedule_steps: int | None = None  # steps the cosine schedule spans (default max_steps, else 20000)
     # batching
-    batch_seconds: float = 120.0  # padded audio seconds per batch (per process)
+    batch_seconds: float = 120.0  # padded audio seconds per batch (per process), counted after augmentation
     max_batch_items: int | None = 64  # most utterances per batch
     bucket_size: int = 2000  # items per sorting bucket
     num_workers: int = 1  # DataLoader worker processes (0 = load in the training process)
+    audio_cache_mb: float = 3072.0  # decoded training audio kept in memory per loading process (0 = decode every time)
     # intervals
     log_every: int = 25  # steps between log lines
     eval_every: int = 500  # steps between dev evaluations (0 = only at the end)
@@ -773,10 +774,14 @@ def train(config: TrainConfig) -> Path:
     # ---- data
     entries, weights = _load_train_data(config, alphabet, acoustic.stride, rank, acoustic.silent_start)
     augment = _augment_config(config.augment)
-    dataset = SpeechDataset(entries, alphabet, feature_config, augment=augment, seed=config.seed)
+    dataset = SpeechDataset(entries, alphabet, feature_config, augment=augment, seed=config.seed,
+                            cache_mb=config.audio_cache_mb)
+    # batches by augmented length: padding and speed changes would otherwise leave a fifth of the
+    # frames the LSTM runs through as padding
     sampler = BucketBatchSampler(dataset.durations, config.batch_seconds, max_items=config.max_batch_items,
                                  weights=weights, bucket_size=config.bucket_size, seed=config.seed,
-                                 num_replicas=world, rank=rank, tag_epoch=True)
+                                 num_replicas=world, rank=rank, tag_epoch=True,
+                                 epoch_durations=dataset.planned_durations if augment is not None else None)
     dev_sets = {Path(p).stem: read_manifest(p, alphabet=alphabet) for p in config.dev_manifests} if is_main else {}
 
     if resume_ckpt is not None:

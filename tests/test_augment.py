@@ -249,3 +249,35 @@ def _rng_after_one_draw(seed):
     rng = np.random.default_rng(seed)
     rng.random()  # the eq_prob draw
     return rng
+
+
+def test_coloured_noise_of_awkward_lengths_keeps_its_spectrum():
+    # a prime length is shaped over a longer, fast FFT length and cut: same length, level and slope
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 15013, 16411):
+        for colour in ("pink", "brown", "blue"):
+            y = coloured_noise(n, colour, rng)
+            assert y.dtype == np.float32 and len(y) == n and abs(np.sqrt(np.mean(y ** 2)) - 1) < 1e-3
+    slopes = {}
+    for colour in ("pink", "brown", "blue"):
+        y = np.concatenate([coloured_noise(16411, colour, rng) for _ in range(8)])
+        slopes[colour] = band_energy(y, 100, 400) / band_energy(y, 3200, 6400)
+    # power ~ 1/f (pink), 1/f^2 (brown), f (blue): the band energy ratios are ln 4 / ln 2 = 2, 48, 0.005
+    assert 1.5 < slopes["pink"] < 2.7 and 30 < slopes["brown"] < 75 and slopes["blue"] < 0.01, slopes
+
+
+def test_length_plan_predicts_the_augmented_length():
+    cfg = AugmentConfig(pad_prob=0.7, pad_seconds=(0.0, 0.6), speed_prob=0.7, speeds=(0.9, 1.1, 1.05),
+                        pitch_prob=0.2, noise_prob=0.5, reverb_prob=0.3, telephone_prob=0.3, codec_prob=0.2)
+    aug = Augmenter(cfg)
+    lengths = set()
+    for seed in range(30):
+        x = voice(0.3 + 0.05 * seed, seed)
+        plan = aug.plan(np.random.default_rng([seed, 2]))
+        y = aug(x, np.random.default_rng(seed), plan=plan)
+        assert len(y) == Augmenter.output_length(len(x), plan)
+        lengths.add(len(y) - len(x))
+        # without a plan the length steps are drawn from the same generator first: still seeded
+        assert np.array_equal(aug(x, np.random.default_rng(seed)), aug(x, np.random.default_rng(seed)))
+    assert len(lengths) > 10  # padding and speed really vary
+    assert Augmenter.output_length(0, aug.plan(np.random.default_rng(0))) == 0

@@ -1,6 +1,7 @@
 """Manifests, the dataset, length bucketing and padding (speech/data.py)."""
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,77 @@ def test_ctc_min_frames():
     assert ctc_min_frames([1, 2, 3]) == 3
     assert ctc_min_frames([1, 1, 2, 2, 2]) == 8
     assert ctc_min_frames([]) == 0
+
+
+def test_audio_cache_returns_the_same_audio_and_stays_in_its_budget(tmp_path):
+    from speech.audio import load_audio
+    from speech.augment import AugmentConfig
+    from speech.vocab import Alphabet
+
+    path = make_corpus(tmp_path, ["abc", "bad cab", "a", "face"])
+    entries = read_manifest(path)
+    sizes = [load_audio(e.audio).nbytes for e in entries]
+    budget = sizes[0] + sizes[1] + 1  # room for the first two only
+    ds = SpeechDataset(entries, Alphabet(), augment=AugmentConfig(), seed=1, cache_mb=budget / 2**20)
+    plain = SpeechDataset(entries, Alphabet(), augment=AugmentConfig(), seed=1)
+    first = [ds[i]["feats"] for i in range(4)]
+    assert all(torch.equal(a, plain[i]["feats"]) for i, a in enumerate(first))  # the cache changes nothing
+    assert ds._cached_bytes <= budget and 3 in ds._audio_cache and len(ds._audio_cache) < 4  # LRU goes first
+    for i in range(4):
+        assert np.array_equal(ds.audio(i), load_audio(entries[i].audio))
+        assert not ds.audio(i).flags.writeable  # augmentation cannot change the cached copy in place
+        assert ds.load(i, augment=False).flags.writeable
+    assert all(torch.equal(ds[i]["feats"], first[i]) for i in range(4))  # same after cache hits
+    cached = next(iter(ds._audio_cache))
+    before = ds.audio(cached)
+    Path(entries[cached].audio).unlink()  # a cache hit does not read the file
+    assert np.array_equal(ds.audio(cached), before)
+    with pytest.raises(ValueError, match="cache_mb"):
+        SpeechDataset(entries, Alphabet(), cache_mb=-1)
+
+
+def test_planned_durations_are_the_augmented_lengths(tmp_path):
+    from speech.augment import AugmentConfig
+    from speech.vocab import Alphabet
+
+    path = make_corpus(tmp_path, ["abc", "bad cab", "a", "face", "cede a bead"])
+    entries = [ManifestEntry(e.audio, e.text, e.duration) for e in read_manifest(path)]
+    cfg = AugmentConfig(pad_prob=0.7, pad_seconds=(0.1, 0.6), speed_prob=0.8, speeds=(0.9, 1.1), pitch_prob=0.3)
+    ds = SpeechDataset(entries, Alphabet(), augment=cfg, seed=4)
+    for epoch in range(3):
+        planned = ds.planned_durations(epoch)
+        for i in range(len(ds)):
+            assert len(ds.load(i, epoch=epoch)) == round(planned[i] * SR)
+    assert not np.array_equal(ds.planned_durations(0), ds.planned_durations(1))
+    off = SpeechDataset(entries, Alphabet(), augment=None)
+    assert off.planned_durations(0).tolist() == off.durations
+
+
+def test_bucketing_by_epoch_durations_keeps_every_item_and_cuts_padding():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.8, 4.0, size=600)
+    weights = rng.choice([0.5, 1.0, 3.0], size=600)
+
+    def augmented(epoch):  # what room-tone padding and speed changes do to the lengths
+        r = np.random.default_rng(epoch)
+        return (base + r.uniform(0.0, 1.2, size=600) * (r.random(600) < 0.8)) / r.choice([0.9, 1.0, 1.1], size=600)
+
+    def waste(sampler, epoch):
+        sampler.set_epoch(epoch)
+        d = augmented(epoch)
+        batches = list(sampler)
+        real = sum(d[i] for b in batches for i in b)
+        return 1 - real / sum(max(d[i] for i in b) * len(b) for b in batches), batches
+
+    by_manifest = BucketBatchSampler(base, 40.0, max_items=64, weights=weights, bucket_size=200, seed=2)
+    by_epoch = BucketBatchSampler(base, 40.0, max_items=64, weights=weights, bucket_size=200, seed=2,
+                                  epoch_durations=augmented)
+    for epoch in range(2):
+        w_old, old = waste(by_manifest, epoch)
+        w_new, new = waste(by_epoch, epoch)
+        assert Counter(i for b in new for i in b) == Counter(i for b in old for i in b)  # same items, same counts
+        assert w_new < 0.5 * w_old and w_new < 0.07, (w_new, w_old)
+        d = augmented(epoch)
+        assert all(len(b) == 1 or max(d[i] for i in b) * len(b) <= 40.0 for b in new)  # budget on real lengths
+    with pytest.raises(ValueError, match="epoch_durations"):
+        list(BucketBatchSampler(base, 40.0, epoch_durations=lambda e: base[:10]))

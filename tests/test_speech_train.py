@@ -193,6 +193,28 @@ def test_checkpoints_and_exact_resume(tmp_path):
     assert not list((tmp_path / "a" / "run").glob("*.tmp"))
 
 
+def test_resume_is_exact_with_length_changing_augmentation_and_reports_speed(tmp_path):
+    """Batches by augmented length (room-tone padding, speed) with the audio cache: still an exact resume;
+    the run writes where its time went to speed.json."""
+    manifest = make_corpus(tmp_path, TEXTS * 2)
+    augment = {"off": False, "pad_prob": 0.8, "pad_seconds": [0.1, 0.5], "speed_prob": 0.6, "noise_prob": 0.3,
+               "spec_prob": 0.5, "gain_prob": 0.0, "reverb_prob": 0.0, "telephone_prob": 0.0, "codec_prob": 0.0}
+    over = dict(max_steps=8, schedule_steps=8, eval_every=0, batch_seconds=5.0, augment=augment, dev_manifests=[],
+                audio_cache_mb=16.0)
+    straight = train(tiny(tmp_path / "a", manifest, **over))
+    train(tiny(tmp_path / "b", manifest, **{**over, "max_steps": 3}))
+    resumed = train(tiny(tmp_path / "b", manifest, **over))
+    a, b = _state(straight.parent / "latest.pt"), _state(resumed.parent / "latest.pt")
+    assert a["step"] == b["step"] == 8 and a["epoch"] == b["epoch"]
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=1e-6)
+    speed = json.loads((straight.parent / "speed.json").read_text())
+    total = speed["total"]
+    assert total["steps"] == 8 and total["audio_seconds"] > total["manifest_seconds"] > 0  # padding adds audio
+    assert total["wall_seconds"] >= total["step_seconds"] > 0 and total["data_wait_seconds"] >= 0
+    assert 0 <= speed["summary"]["padding_waste"] < 0.2 and total["padded_frames"] >= total["real_frames"]
+
+
 @pytest.mark.slow  # about 8 s on an idle core
 def test_overfit_tiny_model_decodes_exactly(tmp_path):
     """A tiny model trained for a few seconds on generated utterances transcribes them exactly (greedy)."""
