@@ -98,6 +98,8 @@ def run_training(args, out_dir: Path) -> dict:
                 schedule_steps=args.steps, eval_every=0, checkpoint_minutes=1e9, log_every=args.log_every,
                 progress=False, batch_seconds=args.batch_seconds, num_workers=args.workers,
                 threads=args.threads, seed=args.seed, resume=False, lr=args.lr, warmup_steps=10)
+    if args.preload:
+        over["preload_audio"] = True
     if args.corpus_weights:
         over["corpus_weights"] = _parse_corpus_weights(args.corpus_weights)
     if args.init_from:
@@ -125,7 +127,7 @@ def run_training(args, out_dir: Path) -> dict:
     main_cpu = loop["main_cpu_seconds"]
     return {"config": {k: v for k, v in config.to_dict().items()
                        if k in ("batch_seconds", "num_workers", "threads", "augment", "model", "corpus_weights",
-                                "max_batch_items", "bucket_size", "seed")} | {"extra": args.set},
+                                "max_batch_items", "bucket_size", "seed", "preload_audio", "audio_cache_mb")} | {"extra": args.set},
             "steps": loop["steps"], "audio_seconds": round(loop["audio_seconds"], 1),
             "manifest_seconds": round(loop["manifest_seconds"], 1),
             "loop_wall_seconds": round(loop["wall_seconds"], 2),
@@ -159,6 +161,9 @@ def main(argv=None) -> dict:
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=2401)
+    p.add_argument("--preload", action="store_true",
+                   help="decode the training audio before the loop (TrainConfig.preload_audio): the steady state of "
+                        "epochs after the first, where the audio cache holds everything")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=JSON", help="other TrainConfig fields")
     p.add_argument("--transforms", type=int, default=0, metavar="N", help="also time each transform on N clips")
     p.add_argument("--label", default="run", help="name of this measurement in the results file")

@@ -223,6 +223,7 @@ class TrainConfig:
     bucket_size: int = 2000  # items per sorting bucket
     num_workers: int = 1  # DataLoader worker processes (0 = load in the training process)
     audio_cache_mb: float = 3072.0  # decoded training audio kept in memory per loading process (0 = decode every time)
+    preload_audio: bool = False  # decode the training audio into that cache before the first step (shared by workers)
     # intervals
     log_every: int = 25  # steps between log lines
     eval_every: int = 500  # steps between dev evaluations (0 = only at the end)
@@ -797,6 +798,12 @@ def train(config: TrainConfig) -> Path:
             model.set_normalization(mean, std)
     model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
+    if config.preload_audio:
+        t0 = time.time()
+        n_cached = dataset.preload()
+        if is_main:
+            logger.info("preloaded %d of %d training utterances (%.0f MB decoded) in %.0f s", n_cached, len(dataset),
+                        dataset._cached_bytes / 2**20, time.time() - t0)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   betas=config.betas)

@@ -186,6 +186,10 @@ def test_audio_cache_returns_the_same_audio_and_stays_in_its_budget(tmp_path):
         assert not ds.audio(i).flags.writeable  # augmentation cannot change the cached copy in place
         assert ds.load(i, augment=False).flags.writeable
     assert all(torch.equal(ds[i]["feats"], first[i]) for i in range(4))  # same after cache hits
+    full = SpeechDataset(entries[1:], Alphabet(), cache_mb=1.0)
+    assert full.preload() == 3 and full._cached_bytes == sum(sizes[1:])  # preloading stops at the budget
+    assert SpeechDataset(entries[1:], Alphabet(), cache_mb=(sizes[1] + 100) / 2**20).preload() == 1
+    assert SpeechDataset(entries[1:], Alphabet()).preload() == 0
     cached = next(iter(ds._audio_cache))
     before = ds.audio(cached)
     Path(entries[cached].audio).unlink()  # a cache hit does not read the file
