@@ -26,6 +26,7 @@ import http
 import ipaddress
 import json
 import logging
+import math
 import mimetypes
 import os
 import signal
@@ -78,6 +79,13 @@ class ServerOptions:
     max_frames_per_second: float = 1000.0  # frames one connection may send per second, sustained (rate limit)
     frame_burst: int = 1000  # frames one connection may send at once above that rate
     batching: bool = True  # recognise all sessions' audio of a tick in one batched step (False: one call each)
+    # Admission by measured load (besides AssistantConfig.max_sessions): a new connection gets `busy` when
+    # the busier recognition thread (the worker's acoustic step and finals, or the beam search), scaled to
+    # one more session, would be more than `admit_utilization` busy, or when audio lately waited more than
+    # `admit_max_lag` seconds for
+    # recognition. 0 turns a check off. Defaults from bench/load_test.py on a 2-core AMD EPYC.
+    admit_utilization: float = 0.85
+    admit_max_lag: float = 0.3
 
 
 # ---- metrics -------------------------------------------------------------------------------
@@ -263,6 +271,39 @@ class Client:
             return
 
 
+# ---- load ----------------------------------------------------------------------------------
+
+class LoadMeter:
+    """The busy fraction of one thread, averaged over about `window` seconds (exponential decay).
+
+    The thread calls `busy(seconds)` after each piece of work; `utilization()` is busy time over
+    wall time, read from any thread."""
+
+    def __init__(self, window: float = 3.0):
+        self.window = window
+        self._lock = threading.Lock()
+        self._busy = 0.0  # decayed busy seconds
+        self._span = window  # decayed wall seconds (starts as if idle for a whole window)
+        self._at = time.monotonic()
+
+    def _decay(self, now: float) -> None:
+        dt = max(0.0, now - self._at)
+        keep = math.exp(-dt / self.window)
+        self._busy *= keep
+        self._span = self._span * keep + self.window * (1.0 - keep)
+        self._at = now
+
+    def busy(self, seconds: float) -> None:
+        with self._lock:
+            self._decay(time.monotonic())
+            self._busy += seconds
+
+    def utilization(self) -> float:
+        with self._lock:
+            self._decay(time.monotonic())
+            return min(1.0, self._busy / self._span)
+
+
 # ---- the beam search thread ----------------------------------------------------------------
 
 class SearchThread(threading.Thread):
@@ -278,21 +319,27 @@ class SearchThread(threading.Thread):
         super().__init__(name="beam-search", daemon=True)
         self.metrics = metrics
         self._cond = threading.Condition()
-        self._queue: deque[Any] = deque()
+        self._queue: deque[tuple[Any, float]] = deque()  # (stream, when it was queued)
         self._queued: set[int] = set()
         self._stopping = False
+        self.load = LoadMeter()
 
     def submit(self, stream: Any) -> None:
         with self._cond:
             if id(stream) not in self._queued:
                 self._queued.add(id(stream))
-                self._queue.append(stream)
+                self._queue.append((stream, time.monotonic()))
                 self._cond.notify()
 
     @property
     def backlog(self) -> int:
         """Streams waiting for their beam search."""
         return len(self._queue)
+
+    def lag(self) -> float:
+        """Seconds the oldest waiting stream has waited (0 when none waits)."""
+        with self._cond:
+            return time.monotonic() - self._queue[0][1] if self._queue else 0.0
 
     def stop(self) -> None:
         with self._cond:
@@ -306,12 +353,14 @@ class SearchThread(threading.Thread):
                     self._cond.wait()
                 if self._stopping:
                     return
-                stream = self._queue.popleft()
+                stream, _ = self._queue.popleft()
                 self._queued.discard(id(stream))
+            t0 = time.perf_counter()
             try:
                 stream.decode_pending()
             except Exception:  # the stream's finish() reports it again, to its session
                 log.exception("beam search failed")
+            self.load.busy(time.perf_counter() - t0)
             time.sleep(0)  # let the event loop and the worker take the GIL between streams
 
 
@@ -328,6 +377,19 @@ class ModelWorker(threading.Thread):
         self.clients: list[Client] = []
         self._stopping = False
         self._next_timer_check = 0.0  # time.monotonic() of the next look for due timers
+        self.load = LoadMeter()  # recognition only (the acoustic step and finals): replies and control messages
+        #                          are short per turn; a worker slowed by them shows in the audio lag instead
+        self.audio_lag = 0.0  # seconds the oldest audio of the last tick waited for it
+        self._lag_peak, self._lag_at = 0.0, time.monotonic()
+
+    def _note_lag(self, lag: float) -> None:
+        now = time.monotonic()
+        decayed = self._lag_peak * math.exp(-(now - self._lag_at) / 2.0)
+        self._lag_peak, self._lag_at = max(lag, decayed), now
+
+    def recent_lag(self) -> float:
+        """The longest wait of audio for the worker lately (decays by e every 2 s)."""
+        return self._lag_peak * math.exp(-(time.monotonic() - self._lag_at) / 2.0)
 
     # -- called from the loop --
 
@@ -383,10 +445,12 @@ class ModelWorker(threading.Thread):
                     return
                 audio: list[tuple[Client, np.ndarray, float]] = []
                 controls: list[tuple[Client, _Command]] = []
+                oldest = None
                 for client in self.clients:
                     if not client.inbox:
                         continue
                     if client.inbox[0].kind == "audio":
+                        oldest = client.inbox[0].at if oldest is None else min(oldest, client.inbox[0].at)
                         chunks, arrived = [], 0.0
                         while client.inbox and client.inbox[0].kind == "audio":
                             command = client.inbox.popleft()
@@ -401,13 +465,17 @@ class ModelWorker(threading.Thread):
                 self._next_timer_check = time.monotonic() + TIMER_POLL_SECONDS
                 self._deliver_timers()
             t0 = time.perf_counter()
+            self.audio_lag = t0 - oldest if oldest is not None else 0.0
             try:
                 self._tick(audio, controls)
             except Exception:  # never let the worker die; the sessions get an error each
                 log.exception("model worker tick failed")
                 for client in {item[0] for item in audio + controls}:
                     client.from_worker([error_event("internal", "the server failed processing this session")])
-            self.server.metrics.observe("assistant_worker_tick_seconds", time.perf_counter() - t0)
+            spent = time.perf_counter() - t0
+            if oldest is not None:
+                self._note_lag(self.audio_lag)
+            self.server.metrics.observe("assistant_worker_tick_seconds", spent)
 
     def _tick(self, audio: list[tuple[Client, np.ndarray, float]], controls: list[tuple[Client, _Command]]) -> None:
         metrics = self.server.metrics
@@ -425,7 +493,9 @@ class ModelWorker(threading.Thread):
                 except Exception:
                     log.exception("batched recognition failed")
                     results.extend([error_event("internal", "recognition failed for this audio")] for _ in group)
-            metrics.observe("assistant_recognition_step_seconds", time.perf_counter() - t0)
+            spent = time.perf_counter() - t0
+            self.load.busy(spent)
+            metrics.observe("assistant_recognition_step_seconds", spent)
             metrics.observe("assistant_recognition_batch_streams", len(groups[0]))
             for (client, _, _), events in zip(work, results):
                 for evt in events:
@@ -517,7 +587,9 @@ class ModelWorker(threading.Thread):
             if client.vad_final and not session.speaking and session.settings.vad_mode == "server":
                 return []  # the server already ended this utterance (its final went out): a documented no-op
             client.vad_final = False
+            t0 = time.perf_counter()
             events = session.end_utterance(endpoint_at=command.at)
+            self.load.busy(time.perf_counter() - t0)
             self._maybe_reply(client, events)
             return events
         if kind == "text":
@@ -566,6 +638,12 @@ class AssistantServer:
         self.metrics.gauge("assistant_uptime_seconds", "Seconds since the server started.",
                            lambda: time.time() - self.metrics.started)
         self.metrics.gauge("assistant_max_sessions", "Configured session limit.", lambda: self.config.max_sessions)
+        self.metrics.gauge("assistant_worker_utilization", "Busy fraction of the model worker with recognition, last seconds.",
+                           self.worker.load.utilization)
+        self.metrics.gauge("assistant_search_utilization", "Busy fraction of the beam search thread, last seconds.",
+                           self.search.load.utilization)
+        self.metrics.gauge("assistant_audio_lag_seconds", "Longest recent wait of audio for recognition.",
+                           lambda: self.load()["audio_lag_seconds"])
 
     def active_sessions(self) -> int:
         """Connected clients. One that disconnected no longer counts, though the worker may still be
@@ -699,7 +777,9 @@ class AssistantServer:
         if path == "/healthz":
             status = "stopping" if self.stopping else "ok"
             return self._json(503 if self.stopping else 200, {"status": status, "sessions": self.active_sessions(),
-                                                              "max_sessions": self.config.max_sessions})
+                                                              "max_sessions": self.config.max_sessions,
+                                                              "accepting": not self.stopping and self.refusal() is None,
+                                                              "load": self.load()})
         if path == "/metrics" or path.startswith("/v1/conversations"):
             if not self._authorized(request):
                 return self._response(401, "unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
@@ -736,12 +816,34 @@ class AssistantServer:
 
     # -- websocket --
 
+    def load(self) -> dict[str, float]:
+        """What the admission check reads: the model threads' busy fractions and how late audio is."""
+        return {"worker_utilization": round(self.worker.load.utilization(), 3),
+                "search_utilization": round(self.search.load.utilization(), 3),
+                "audio_lag_seconds": round(max(self.worker.recent_lag(), self.search.lag()), 3)}
+
+    def refusal(self) -> str | None:
+        """Why a new session would be refused now (`busy`), or None to admit it."""
+        n, cfg, opts = self.active_sessions(), self.config, self.options
+        if n >= cfg.max_sessions:
+            return f"the server has its maximum of {cfg.max_sessions} sessions; try again later"
+        load = self.load()
+        busiest = max(load["worker_utilization"], load["search_utilization"])
+        projected = busiest * (n + 1) / max(n, 1)
+        if opts.admit_utilization > 0 and projected > opts.admit_utilization:
+            return (f"the server is at its measured capacity ({n} sessions keep its model threads "
+                    f"{busiest:.0%} busy); try again later")
+        if opts.admit_max_lag > 0 and load["audio_lag_seconds"] > opts.admit_max_lag:
+            return (f"the server is behind real time (audio waited {load['audio_lag_seconds']:.2f} s for "
+                    "recognition); try again later")
+        return None
+
     async def handler(self, ws: ServerConnection) -> None:
         client = Client(self, ws)
-        if self.active_sessions() >= self.config.max_sessions or self.stopping:
+        refusal = None if self.stopping else self.refusal()
+        if refusal is not None or self.stopping:
             code = "shutting_down" if self.stopping else "busy"
-            text = "the server is stopping" if self.stopping else \
-                f"the server has its maximum of {self.config.max_sessions} sessions; try again later"
+            text = "the server is stopping" if self.stopping else refusal
             try:
                 await ws.send(client.sequencer.dump(error_event(code, text, fatal=True)))
                 await ws.close(1013, code)
@@ -956,6 +1058,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames one connection may send per second before `rate_limited` (default %(default)g)")
     p.add_argument("--frame-burst", type=int, default=ServerOptions.frame_burst,
                    help="frames one connection may send at once above that rate (default %(default)s)")
+    p.add_argument("--admit-utilization", type=float, default=ServerOptions.admit_utilization,
+                   help="refuse new sessions (busy) when the busier model thread, scaled to one more session, "
+                        "would be busier than this fraction (default %(default)g; 0: off)")
+    p.add_argument("--admit-max-lag", type=float, default=ServerOptions.admit_max_lag,
+                   help="refuse new sessions (busy) when audio lately waited longer than this many seconds "
+                        "for recognition (default %(default)g; 0: off)")
     p.add_argument("--no-batching", dest="batching", action="store_false",
                    help="recognise each session's audio with its own model call instead of one batched step per "
                         "tick (for comparison in bench/load_test.py)")
@@ -999,13 +1107,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assistant serve: the database {args.db} cannot be opened ({exc}); restore a backup or move the "
               "file aside", file=sys.stderr)
         return 2
+    if args.admit_utilization < 0 or args.admit_max_lag < 0:
+        print("assistant serve: --admit-utilization and --admit-max-lag must be >= 0 (0: off)", file=sys.stderr)
+        return 2
     if args.max_frames_per_second <= 0 or args.frame_burst < 1:
         print("assistant serve: --max-frames-per-second must be > 0 and --frame-burst >= 1", file=sys.stderr)
         return 2
     options = ServerOptions(host=args.host, port=args.port, token=token,
                             origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()),
                             max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst,
-                            batching=args.batching)
+                            batching=args.batching, admit_utilization=args.admit_utilization,
+                            admit_max_lag=args.admit_max_lag)
     try:
         return asyncio.run(_serve(assistant, options))
     except DatabaseDamaged as exc:

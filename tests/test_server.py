@@ -393,7 +393,10 @@ def test_http_static_health_metrics_conversations(server, client):
         info.value.close()  # else the server waits for this socket when it shuts down
         assert info.value.code == 404, path
     health = json.load(urllib.request.urlopen(server.http_url + "/healthz", timeout=10))
-    assert health == {"status": "ok", "sessions": 1, "max_sessions": 16}
+    load = health.pop("load")
+    assert health == {"status": "ok", "sessions": 1, "max_sessions": 16, "accepting": True}
+    assert set(load) == {"worker_utilization", "search_utilization", "audio_lag_seconds"}
+    assert 0 <= load["worker_utilization"] <= 1 and load["audio_lag_seconds"] >= 0
     metrics = urllib.request.urlopen(server.http_url + "/metrics", timeout=10).read().decode()
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(metrics) for s in family.samples}
@@ -450,3 +453,60 @@ def test_sigterm_shuts_down_cleanly(tmp_path):
     assert [t["role"] for t in turns] == ["user", "assistant"]
     assert turns[1]["text"] == done["text"] and turns[1]["finish_reason"] == "cancelled"
     assert not Path(str(db) + "-wal").exists() or Path(str(db) + "-wal").stat().st_size == 0
+
+
+def _refused(srv) -> dict:
+    c = Client(srv.ws_url)
+    evt = c.recv()
+    with pytest.raises(ConnectionClosed) as info:
+        c.recv(timeout=10)
+    assert info.value.rcvd.code == 1013
+    return evt
+
+
+def test_admission_follows_measured_load(tmp_path):
+    """New sessions get `busy` when the measured load says the server is near real-time capacity;
+    those already in keep going, and sessions are admitted again when the load falls."""
+    options = ServerOptions(port=0, admit_utilization=0.5, admit_max_lag=0.3)
+    with running(tmp_path, options, max_sessions=100) as srv:
+        first = Client(srv.ws_url)
+        first.recv()
+        first.start()
+        worker = srv.server.worker
+        worker.load.busy(30.0)  # as if the worker had been busy for the last seconds
+        evt = _refused(srv)
+        assert evt["type"] == "error" and evt["code"] == "busy" and evt["fatal"] and "capacity" in evt["message"]
+        assert srv.server.metrics.value("assistant_errors_total", code="busy") >= 1
+        health = json.load(urllib.request.urlopen(srv.http_url + "/healthz", timeout=10))
+        assert health["accepting"] is False and health["load"]["worker_utilization"] > 0.5
+        first.pcm(utterance())  # the session already in is served as before
+        first.send({"type": "audio.end"})
+        assert first.until("transcript.final")[-1]["type"] == "transcript.final"
+        worker.load = type(worker.load)()  # measured afresh: idle
+        worker._note_lag(1.0)  # audio waited a second for recognition
+        evt = _refused(srv)
+        assert evt["code"] == "busy" and "behind real time" in evt["message"]
+        worker._lag_peak = 0.0
+        again = Client(srv.ws_url)
+        assert again.recv()["type"] == "server.info"
+        again.close()
+        first.close()
+
+
+def test_admission_refuses_on_real_load(tmp_path):
+    """A threshold below what one streaming session costs: the second connection is refused."""
+    with running(tmp_path, ServerOptions(port=0, admit_utilization=1e-4, admit_max_lag=0), max_sessions=100) as srv:
+        first = Client(srv.ws_url)
+        first.recv()
+        first.start()
+        first.pcm(utterance(), speedup=4.0)
+        first.send({"type": "audio.end"})
+        first.until("transcript.final")
+        assert srv.server.worker.load.utilization() > 0
+        assert _refused(srv)["code"] == "busy"
+        first.close()
+    with running(tmp_path / "off", ServerOptions(port=0, admit_utilization=0, admit_max_lag=0)) as srv:
+        srv.server.worker.load.busy(30.0)
+        c = Client(srv.ws_url)
+        assert c.recv()["type"] == "server.info"  # checks off: only max_sessions counts
+        c.close()
