@@ -109,7 +109,7 @@ _HISTOGRAMS = {  # name: (help, buckets)
     "assistant_recognition_step_seconds": ("One batched recognition step.", _LATENCY_BUCKETS),
     "assistant_recognition_batch_streams": ("Streams recognised per batched step.",
                                             (1, 2, 4, 8, 16, 32, 64, 128, 256)),
-    "assistant_worker_tick_seconds": ("One model worker tick (recognition, control messages, reply steps).",
+    "assistant_worker_tick_seconds": ("One model worker tick (recognition and control messages).",
                                       _LATENCY_BUCKETS),
 }
 
@@ -364,6 +364,65 @@ class SearchThread(threading.Thread):
             time.sleep(0)  # let the event loop and the worker take the GIL between streams
 
 
+# ---- the reply thread ----------------------------------------------------------------------
+
+class ReplyThread(threading.Thread):
+    """Generates the replies, one step of each streaming reply in turn, beside the model worker.
+
+    A reply (its first step is the whole beam search of the shipped dialogue model, tens of ms)
+    would otherwise stall every session's recognition for that long. The worker hands a reply over
+    after it has sent the events that come before it (the final transcript); each step and the
+    sending of its events happen under the session's lock, so a barge-in, cancel or close from the
+    worker can never overtake a piece already generated."""
+
+    def __init__(self, server: "AssistantServer"):
+        super().__init__(name="replies", daemon=True)
+        self.server = server
+        self._cond = threading.Condition()
+        self._replies: dict[Client, Any] = {}  # client -> its streaming Reply
+        self._stopping = False
+        self.load = LoadMeter()
+
+    def submit(self, client: Client, reply: Any) -> None:
+        with self._cond:
+            self._replies[client] = reply
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def _ready(self) -> list[tuple[Client, Any]]:
+        limit = self.server.config.send_queue_size // 2  # a slow reader's reply waits
+        for client, reply in list(self._replies.items()):
+            if reply.done:
+                del self._replies[client]
+        return [(c, r) for c, r in self._replies.items() if len(c.outbox) < limit]
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                ready = self._ready()
+                while not ready and not self._stopping:
+                    self._cond.wait(0.02 if self._replies else None)  # paused for slow readers: poll
+                    ready = self._ready()
+                if self._stopping:
+                    return
+            for client, reply in ready:
+                t0 = time.perf_counter()
+                with reply.session.lock:
+                    try:
+                        events = reply.step()
+                    except Exception:
+                        log.exception("reply step failed")
+                        events = [error_event("internal", "the reply failed and was cancelled")]
+                        if not reply.done:
+                            events += reply._finish("cancelled")
+                    client.from_worker(events)
+                self.load.busy(time.perf_counter() - t0)
+
+
 # ---- the model worker ----------------------------------------------------------------------
 
 class ModelWorker(threading.Thread):
@@ -425,20 +484,11 @@ class ModelWorker(threading.Thread):
 
     # -- the thread --
 
-    def _replies(self) -> list[Client]:
-        """Clients with a reply to advance whose send queue has room."""
-        limit = self.server.config.send_queue_size // 2
-        return [c for c in self.clients if c.session is not None and c.session.reply is not None
-                and not c.session.reply.done and len(c.outbox) < limit]
-
     def run(self) -> None:
         while True:
             with self.lock:
-                while not self._stopping and not any(c.inbox for c in self.clients) and not self._replies():
-                    streaming = any(c.session is not None and c.session.reply is not None
-                                    and not c.session.reply.done for c in self.clients)
-                    # replies paused for slow readers: poll; otherwise wake up for due timers
-                    self.lock.wait(0.02 if streaming else TIMER_POLL_SECONDS)
+                while not self._stopping and not any(c.inbox for c in self.clients):
+                    self.lock.wait(TIMER_POLL_SECONDS)  # wake up for due timers
                     if time.monotonic() >= self._next_timer_check:
                         break
                 if self._stopping and not any(c.inbox for c in self.clients):
@@ -501,26 +551,27 @@ class ModelWorker(threading.Thread):
                 for evt in events:
                     if evt["type"] in ("vad.speech_started", "transcript.final"):
                         client.vad_final = evt["type"] == "transcript.final"
-                self._maybe_reply(client, events)
-                client.from_worker(events)
+                self._send_then_reply(client, events, self._maybe_reply(client, events))
         for client, command in controls:
+            reply = None
             try:
-                events = self._control(client, command)
+                events, reply = self._control(client, command)
             except ProtocolError as exc:
                 events = [error_event(exc.code, exc.message, exc.fatal)]
             except Exception:
                 log.exception("%s failed for client %s", command.kind, client.id)
                 events = [error_event("internal", f"{command.kind} failed on the server")]
+            self._send_then_reply(client, events, reply)
+
+    def _send_then_reply(self, client: Client, events: list[dict[str, Any]], reply: Any) -> None:
+        """Send the events, then (after them) hand the reply they led to, if any, to the reply thread."""
+        session = client.session
+        if reply is None or session is None:
             client.from_worker(events)
-        for client in self._replies():
-            reply = client.session.reply
-            try:
-                events = reply.step()
-            except Exception:
-                log.exception("reply step failed")
-                events = client.session.cancel_reply(reason="cancelled")
-                events.insert(0, error_event("internal", "the reply failed and was cancelled"))
+            return
+        with session.lock:  # the reply thread cannot send a piece of it before these events
             client.from_worker(events)
+            self.server.replies.submit(client, reply)
 
     def _deliver_timers(self) -> None:
         """Send each timer or alarm that came due to the sessions of its conversation. One whose
@@ -538,14 +589,20 @@ class ModelWorker(threading.Thread):
                 self.assistant.delivered(timer_event)
             self.server.metrics.inc("assistant_timers_fired_total")
 
-    def _maybe_reply(self, client: Client, events: list[dict[str, Any]]) -> None:
+    def _maybe_reply(self, client: Client, events: list[dict[str, Any]]) -> Any:
+        """Start the reply to a final transcript among `events` (the reply thread generates it)."""
         session = client.session
         if session is not None and session.last_final is not None and any(
                 e["type"] == "transcript.final" for e in events):
-            session.respond()
-            events.extend(session.reply.step())  # the first token right away (latency)
+            return session.respond()
+        return None
 
-    def _control(self, client: Client, command: _Command) -> list[dict[str, Any]]:
+    def _control(self, client: Client, command: _Command) -> tuple[list[dict[str, Any]], Any]:
+        """The events of one control message, and the reply it started (or None)."""
+        events = self._control_events(client, command)
+        return events if isinstance(events, tuple) else (events, None)
+
+    def _control_events(self, client: Client, command: _Command) -> list[dict[str, Any]] | tuple:
         kind, message = command.kind, command.message
         if kind == "start":
             client.discard_until_start = False
@@ -590,11 +647,9 @@ class ModelWorker(threading.Thread):
             t0 = time.perf_counter()
             events = session.end_utterance(endpoint_at=command.at)
             self.load.busy(time.perf_counter() - t0)
-            self._maybe_reply(client, events)
-            return events
+            return events, self._maybe_reply(client, events)
         if kind == "text":
-            reply = session.respond(message.get("text"), received_at=command.at)
-            return reply.step()
+            return [], session.respond(message.get("text"), received_at=command.at)
         if kind == "cancel":
             return session.cancel_reply(message.get("reply_id"), reason="cancelled")
         if kind == "update":
@@ -631,6 +686,7 @@ class AssistantServer:
         self.clients: set[Client] = set()
         self.worker = ModelWorker(self)
         self.search = SearchThread(self.metrics)
+        self.replies = ReplyThread(self)
         assistant.search_later = self.search.submit
         self.server: Server | None = None
         self.stopping = False
@@ -680,6 +736,7 @@ class AssistantServer:
             raise DatabaseDamaged(message)
         self.worker.start()
         self.search.start()
+        self.replies.start()
         cfg = self.config
         self.server = await serve(
             self.handler, self.options.host, self.options.port,
@@ -719,6 +776,8 @@ class AssistantServer:
         await asyncio.to_thread(self.worker.join, 30)
         self.search.stop()
         await asyncio.to_thread(self.search.join, 30)
+        self.replies.stop()
+        await asyncio.to_thread(self.replies.join, 30)
         self.assistant.search_later = None
         self.assistant.close()
         log.info("stopped")

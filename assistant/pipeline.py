@@ -342,6 +342,12 @@ class Session:
                      resumed=self.resumed, settings=self.settings.to_dict())
 
     @property
+    def lock(self) -> threading.RLock:
+        """Held while the session or its reply changes; a caller that sends a step's events while holding
+        it keeps them in order with what another thread does to the session (barge-in, cancel, close)."""
+        return self._lock
+
+    @property
     def speaking(self) -> bool:
         """An utterance is being recognised."""
         return self._utterance is not None

@@ -476,6 +476,9 @@ def test_admission_follows_measured_load(tmp_path):
         worker.load.busy(30.0)  # as if the worker had been busy for the last seconds
         evt = _refused(srv)
         assert evt["type"] == "error" and evt["code"] == "busy" and evt["fatal"] and "capacity" in evt["message"]
+        deadline = time.monotonic() + 10  # counted right after the close
+        while srv.server.metrics.value("assistant_errors_total", code="busy") < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert srv.server.metrics.value("assistant_errors_total", code="busy") >= 1
         health = json.load(urllib.request.urlopen(srv.http_url + "/healthz", timeout=10))
         assert health["accepting"] is False and health["load"]["worker_utilization"] > 0.5
