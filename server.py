@@ -86,6 +86,7 @@ class ServerOptions:
     # recognition. 0 turns a check off. Defaults from bench/load_test.py on a 2-core AMD EPYC.
     admit_utilization: float = 0.85
     admit_max_lag: float = 0.3
+    reply_processes: int = 0  # child processes that generate replies (assistant.reply_process); 0: in this process
 
 
 # ---- metrics -------------------------------------------------------------------------------
@@ -734,6 +735,12 @@ class AssistantServer:
                        "(made with `assistant backup`) or move the file aside")
             log.error(message)
             raise DatabaseDamaged(message)
+        if self.options.reply_processes:
+            from assistant.reply_process import RemoteResponder
+
+            self._local_responder = self.assistant.responder
+            self.assistant.responder = await asyncio.to_thread(RemoteResponder, self.assistant.responder,
+                                                               self.options.reply_processes)
         self.worker.start()
         self.search.start()
         self.replies.start()
@@ -778,6 +785,9 @@ class AssistantServer:
         await asyncio.to_thread(self.search.join, 30)
         self.replies.stop()
         await asyncio.to_thread(self.replies.join, 30)
+        if self.options.reply_processes:
+            remote, self.assistant.responder = self.assistant.responder, self._local_responder
+            await asyncio.to_thread(remote.close)
         self.assistant.search_later = None
         self.assistant.close()
         log.info("stopped")
@@ -1123,6 +1133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admit-max-lag", type=float, default=ServerOptions.admit_max_lag,
                    help="refuse new sessions (busy) when audio lately waited longer than this many seconds "
                         "for recognition (default %(default)g; 0: off)")
+    p.add_argument("--reply-processes", type=int, default=1,
+                   help="child processes that generate replies, beside recognition on another core "
+                        "(default %(default)s; 0: in the server's process)")
     p.add_argument("--no-batching", dest="batching", action="store_false",
                    help="recognise each session's audio with its own model call instead of one batched step per "
                         "tick (for comparison in bench/load_test.py)")
@@ -1166,6 +1179,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assistant serve: the database {args.db} cannot be opened ({exc}); restore a backup or move the "
               "file aside", file=sys.stderr)
         return 2
+    if args.reply_processes < 0:
+        print("assistant serve: --reply-processes must be >= 0", file=sys.stderr)
+        return 2
     if args.admit_utilization < 0 or args.admit_max_lag < 0:
         print("assistant serve: --admit-utilization and --admit-max-lag must be >= 0 (0: off)", file=sys.stderr)
         return 2
@@ -1176,7 +1192,7 @@ def main(argv: list[str] | None = None) -> int:
                             origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()),
                             max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst,
                             batching=args.batching, admit_utilization=args.admit_utilization,
-                            admit_max_lag=args.admit_max_lag)
+                            admit_max_lag=args.admit_max_lag, reply_processes=args.reply_processes)
     try:
         return asyncio.run(_serve(assistant, options))
     except DatabaseDamaged as exc:

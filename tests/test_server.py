@@ -420,7 +420,8 @@ def test_sigterm_shuts_down_cleanly(tmp_path):
     db = tmp_path / "server.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--port", "0", "--db", str(db), "--speech-model", str(speech_path),
-         "--dialogue-model", str(dialogue_path), "--log-level", "WARNING"],
+         "--dialogue-model", str(dialogue_path), "--log-level", "WARNING",
+         "--reply-processes", "0"],  # pieces made one at a time: the reply is still streaming at SIGTERM
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "ASSISTANT_TOKEN": ""},
     )
