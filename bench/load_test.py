@@ -17,7 +17,8 @@ Measured on the client side, per utterance:
 - end of speech -> final: `audio.end` sent -> `transcript.final` received,
 - final -> first reply token: `transcript.final` received -> first `reply.delta` received,
 and per run: failures by kind (busy, overloaded and other error codes, timeouts, lost or reordered
-events by `seq`, connections closed early), the server's CPU (% of one core, from /proc) and peak RSS.
+events by `seq`, connections closed early), the server's CPU (% of one core, from /proc; its reply
+processes included) and peak RSS (the same processes).
 
 Targets: every session completes, p95 end of speech -> final <= 300 ms, p95 first partial <= 400 ms,
 p95 final -> first reply token <= 150 ms, no lost or reordered events. The result names the largest
@@ -144,15 +145,41 @@ class ServerProcess:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/ws"
 
+    def pids(self) -> list[int]:
+        """The server and its child processes (the reply processes)."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(x) for x in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        """CPU seconds of the server and its children so far (a child that ended no longer counts)."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return total
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Resident memory of the server and its children."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:
+                continue
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -239,7 +266,7 @@ class _Receiver:
 
 
 async def one_client(url: str, recordings: list[Recording], utterances: int, delay: float, offset: int,
-                     result: ClientResult) -> None:
+                     result: ClientResult, pause: float = 0.0) -> None:
     await asyncio.sleep(delay)
     try:
         ws = await connect(url, open_timeout=30, close_timeout=5, max_size=2 ** 22, compression=None)
@@ -255,6 +282,8 @@ async def one_client(url: str, recordings: list[Recording], utterances: int, del
         if await rx.until(("session.started",), 30) is None:
             return
         for u in range(utterances):
+            if u and pause:
+                await asyncio.sleep(pause)  # the person listens to the reply before speaking again
             rec = recordings[(offset + u) % len(recordings)]
             rx.first_partial_at = None
             t0 = time.perf_counter()
@@ -311,12 +340,12 @@ def percentiles(values: list[float]) -> dict | None:
 
 
 async def _clients(url: str, sessions: int, recordings: list[Recording], utterances: int, ramp: float,
-                   server: ServerProcess) -> tuple[list[ClientResult], dict]:
+                   server: ServerProcess, pause: float) -> tuple[list[ClientResult], dict]:
     results = [ClientResult() for _ in range(sessions)]
     rng = random.Random(sessions)
-    tasks = [asyncio.create_task(one_client(url, recordings, utterances, rng.uniform(0, ramp), i, r))
+    tasks = [asyncio.create_task(one_client(url, recordings, utterances, rng.uniform(0, ramp), i, r, pause))
              for i, r in enumerate(results)]
-    cpu0, wall0, rss = server.cpu_seconds(), time.perf_counter(), server.rss_mb()
+    cpu0, wall0, rss, own0 = server.cpu_seconds(), time.perf_counter(), server.rss_mb(), time.process_time()
     samples = []
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.5)
@@ -332,16 +361,17 @@ async def _clients(url: str, sessions: int, recordings: list[Recording], utteran
         if j is not None:
             peak = max(peak, (samples[j][1] - c) / (samples[j][0] - t))
     return results, {"wall_seconds": round(wall, 1), "server_cpu_percent_mean": round(100 * cpu / wall, 1),
+                     "client_cpu_percent_mean": round(100 * (time.process_time() - own0) / wall, 1),
                      "server_cpu_percent_peak_5s": round(100 * peak, 1), "server_rss_mb_peak": round(rss, 1)}
 
 
 def run_one(sessions: int, recordings: list[Recording], utterances: int, server_args: list[str],
-            ramp: float | None = None) -> dict:
+            ramp: float | None = None, pause: float = 0.0) -> dict:
     ramp = min(5.0, 0.02 * sessions) if ramp is None else ramp
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(["--max-sessions", str(max(sessions * 2, 16)), *server_args], Path(tmp) / "load.db")
         try:
-            results, usage = asyncio.run(_clients(server.url, sessions, recordings, utterances, ramp, server))
+            results, usage = asyncio.run(_clients(server.url, sessions, recordings, utterances, ramp, server, pause))
         finally:
             server.stop()
     failures: dict[str, int] = {}
@@ -415,6 +445,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--sessions", type=int, nargs="+", default=list(DEFAULT_SESSIONS))
     parser.add_argument("--utterances", type=int, default=3, help="recordings each session speaks, one by one")
     parser.add_argument("--recordings", type=int, default=64, help="distinct recordings taken from the manifest")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds each client waits after a reply before "
+                                                                  "its next recording (default 0: speaks again at once)")
     parser.add_argument("--ramp", type=float, default=None, help="seconds over which clients connect "
                                                                  "(default min(5, 0.02 N))")
     parser.add_argument("--no-batching", action="store_true", help="server without cross-session batching")
@@ -441,7 +473,7 @@ def main(argv=None) -> dict:
     print("| N | done | first partial p50/p95 | end->final p50/p95/p99 | final->token p50/p95 | failures | "
           "CPU peak % | RSS MB |", flush=True)
     for n in args.sessions:
-        row = run_one(n, recordings, args.utterances, server_args, args.ramp)
+        row = run_one(n, recordings, args.utterances, server_args, args.ramp, args.pause)
         rows.append(row)
         fmt = lambda s, keys=("p50", "p95"): "/".join(f"{s[k]:.0f}" for k in keys) if s else "n/a"  # noqa: E731
         print(f"| {n} | {row['completed_sessions']} | {fmt(row['first_partial_ms'])} | "
@@ -455,7 +487,7 @@ def main(argv=None) -> dict:
     passing = [r["sessions"] for r in rows if r["meets_targets"]]
     report = {
         "audio": source, "recordings": len(recordings), "utterances_per_session": args.utterances,
-        "frame_ms": FRAME_MS, "batching": not args.no_batching, "server_args": server_args,
+        "frame_ms": FRAME_MS, "pause_seconds": args.pause, "batching": not args.no_batching, "server_args": server_args,
         "targets_ms_p95": TARGETS, "machine": f"{os.cpu_count()} CPUs, {_cpu_name()}", "note": args.note,
         "max_sessions_meeting_targets": max(passing) if passing else None,
         "runs": rows,
