@@ -330,7 +330,8 @@ class SearchThread(threading.Thread):
             if id(stream) not in self._queued:
                 self._queued.add(id(stream))
                 self._queue.append((stream, time.monotonic()))
-                self._cond.notify()
+                if len(self._queue) == 1:  # the thread waits only on an empty queue
+                    self._cond.notify()
 
     @property
     def backlog(self) -> int:
