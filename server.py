@@ -86,6 +86,7 @@ class ServerOptions:
     # recognition. 0 turns a check off. Defaults from bench/load_test.py on a 2-core AMD EPYC.
     admit_utilization: float = 0.85
     admit_max_lag: float = 0.3
+    admit_min_sessions: int = 4  # below this many sessions the utilization check admits (its (n+1)/n is noise)
     reply_processes: int = 0  # child processes that generate replies (assistant.reply_process); 0: in this process
 
 
@@ -742,6 +743,7 @@ class AssistantServer:
             self._local_responder = self.assistant.responder
             self.assistant.responder = await asyncio.to_thread(RemoteResponder, self.assistant.responder,
                                                                self.options.reply_processes)
+        await asyncio.to_thread(self._warm_up)
         self.worker.start()
         self.search.start()
         self.replies.start()
@@ -756,6 +758,17 @@ class AssistantServer:
             logger=_WS_LOG,
         )
         log.info("listening on %s", self.url)
+
+    def _warm_up(self) -> None:
+        """One short utterance through the recognizer before the first client: the first model calls pay
+        for lazy initialisation (hundreds of ms), which the load measurement would take for load."""
+        try:
+            stream = self.assistant.recognizer.stream(defer_search=self.config.greedy_partials)
+            rng = np.random.default_rng(0)
+            stream.feed((0.01 * rng.standard_normal(SAMPLE_RATE // 2)).astype(np.float32))
+            stream.finish()
+        except Exception:  # a recognizer that cannot warm up will say so to the first session
+            log.exception("warming up the recognizer failed")
 
     async def stop(self) -> None:
         """Graceful shutdown: stop accepting, cancel replies (storing what was sent), close sessions,
@@ -900,7 +913,7 @@ class AssistantServer:
         load = self.load()
         busiest = max(load["worker_utilization"], load["search_utilization"])
         projected = busiest * (n + 1) / max(n, 1)
-        if opts.admit_utilization > 0 and projected > opts.admit_utilization:
+        if opts.admit_utilization > 0 and n >= opts.admit_min_sessions and projected > opts.admit_utilization:
             return (f"the server is at its measured capacity ({n} sessions keep its model threads "
                     f"{busiest:.0%} busy); try again later")
         if opts.admit_max_lag > 0 and load["audio_lag_seconds"] > opts.admit_max_lag:

@@ -145,6 +145,15 @@ class ServerProcess:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/ws"
 
+    def health(self) -> dict | None:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as answer:
+                return json.loads(answer.read())
+        except Exception:  # noqa: BLE001 - a missed sample
+            return None
+
     def pids(self) -> list[int]:
         """The server and its child processes (the reply processes)."""
         found, todo = [], [self.proc.pid]
@@ -346,11 +355,12 @@ async def _clients(url: str, sessions: int, recordings: list[Recording], utteran
     tasks = [asyncio.create_task(one_client(url, recordings, utterances, rng.uniform(0, ramp), i, r, pause))
              for i, r in enumerate(results)]
     cpu0, wall0, rss, own0 = server.cpu_seconds(), time.perf_counter(), server.rss_mb(), time.process_time()
-    samples = []
+    samples, loads = [], []
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.5)
         rss = max(rss, server.rss_mb())
         samples.append((time.perf_counter(), server.cpu_seconds()))
+        loads.append(await asyncio.to_thread(server.health))
     await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - wall0
     cpu = server.cpu_seconds() - cpu0
@@ -360,7 +370,11 @@ async def _clients(url: str, sessions: int, recordings: list[Recording], utteran
         j = next((j for j in range(i, len(samples)) if samples[j][0] - t >= 5.0), None)
         if j is not None:
             peak = max(peak, (samples[j][1] - c) / (samples[j][0] - t))
-    return results, {"wall_seconds": round(wall, 1), "server_cpu_percent_mean": round(100 * cpu / wall, 1),
+    measured = {}  # what the server's admission check saw (/healthz), busiest moment
+    for key in ("worker_utilization", "search_utilization", "audio_lag_seconds"):
+        values = [x["load"][key] for x in loads if x and key in x.get("load", {})]
+        measured[f"server_{key}_max"] = round(max(values), 3) if values else None
+    return results, {**measured, "wall_seconds": round(wall, 1), "server_cpu_percent_mean": round(100 * cpu / wall, 1),
                      "client_cpu_percent_mean": round(100 * (time.process_time() - own0) / wall, 1),
                      "server_cpu_percent_peak_5s": round(100 * peak, 1), "server_rss_mb_peak": round(rss, 1)}
 

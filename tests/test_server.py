@@ -468,7 +468,7 @@ def _refused(srv) -> dict:
 def test_admission_follows_measured_load(tmp_path):
     """New sessions get `busy` when the measured load says the server is near real-time capacity;
     those already in keep going, and sessions are admitted again when the load falls."""
-    options = ServerOptions(port=0, admit_utilization=0.5, admit_max_lag=0.3)
+    options = ServerOptions(port=0, admit_utilization=0.5, admit_max_lag=0.3, admit_min_sessions=1)
     with running(tmp_path, options, max_sessions=100) as srv:
         first = Client(srv.ws_url)
         first.recv()
@@ -499,7 +499,7 @@ def test_admission_follows_measured_load(tmp_path):
 
 def test_admission_refuses_on_real_load(tmp_path):
     """A threshold below what one streaming session costs: the second connection is refused."""
-    with running(tmp_path, ServerOptions(port=0, admit_utilization=1e-4, admit_max_lag=0), max_sessions=100) as srv:
+    with running(tmp_path, ServerOptions(port=0, admit_utilization=1e-4, admit_max_lag=0, admit_min_sessions=1), max_sessions=100) as srv:
         first = Client(srv.ws_url)
         first.recv()
         first.start()
@@ -514,3 +514,10 @@ def test_admission_refuses_on_real_load(tmp_path):
         c = Client(srv.ws_url)
         assert c.recv()["type"] == "server.info"  # checks off: only max_sessions counts
         c.close()
+    with running(tmp_path / "few", ServerOptions(port=0, admit_max_lag=0)) as srv:
+        srv.server.worker.load.busy(30.0)
+        clients = [Client(srv.ws_url) for _ in range(4)]  # under admit_min_sessions: a busy meter does not refuse
+        assert all(c.recv()["type"] == "server.info" for c in clients)
+        assert _refused(srv)["code"] == "busy"
+        for c in clients:
+            c.close()
