@@ -252,6 +252,27 @@ def test_concurrent_streams_share_recognition_steps(server):
     assert streams > steps, "every recognition step served a single stream"
 
 
+def test_no_batching_recognises_each_stream_alone(tmp_path):
+    """ServerOptions(batching=False) (--no-batching, for bench/load_test.py): one model call per stream."""
+    with running(tmp_path, ServerOptions(port=0, batching=False)) as srv:
+        clients = [Client(srv.ws_url) for _ in range(3)]
+        for c in clients:
+            c.recv()
+            c.start(vad={"mode": "client"})
+        audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
+        for i in range(len(audio[0])):
+            for c, chunks in zip(clients, audio):
+                c.send((chunks[i] * 32767).astype("<i2").tobytes())
+        for c in clients:
+            c.send({"type": "audio.end"})
+        for c in clients:
+            assert c.until("transcript.final")[-1]["text"]
+            c.close()
+        text = urllib.request.urlopen(srv.http_url + "/metrics", timeout=10).read().decode()
+    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples["assistant_recognition_batch_streams_sum"] == samples["assistant_recognition_batch_streams_count"]
+
+
 MALFORMED = [
     ("{not json", "bad_json"),
     ("[1]", "bad_message"),
