@@ -1048,6 +1048,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes")
+    p.add_argument("--audio-cache-mb", type=float, default=None,
+                   help="decoded training audio kept in memory per loading process (0 = decode every time)")
+    p.add_argument("--preload-audio", action="store_true", help="decode the training audio before the first step")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
@@ -1070,7 +1073,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
               "epochs": "epochs", "lr": "lr", "warmup": "warmup_steps", "batch_seconds": "batch_seconds",
               "eval_every": "eval_every", "eval_minutes": "eval_minutes", "checkpoint_minutes": "checkpoint_minutes",
               "log_every": "log_every", "init_from": "init_from", "device": "device", "threads": "threads",
-              "workers": "num_workers", "seed": "seed"}
+              "workers": "num_workers", "seed": "seed", "audio_cache_mb": "audio_cache_mb"}
     for a, f in simple.items():
         v = getattr(args, a)
         if v is not None:
@@ -1086,6 +1089,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         over["augment"] = json.loads(args.augment)
     if args.amp:
         over["amp"] = True
+    if args.preload_audio:
+        over["preload_audio"] = True
     if args.no_progress:
         over["progress"] = False
     for item in args.set:

@@ -112,6 +112,9 @@ def test_cli_arguments():
     assert cfg.train_manifests == ["real.jsonl", "synth.jsonl"] and cfg.train_weights == [3.0, 1.0]
     assert cfg.max_steps == 7 and cfg.model["hidden"] == 16 and cfg.resume is False and cfg.grad_clip == 2.5
     assert cfg.augment == {"off": True}
+    assert cfg.audio_cache_mb == 3072.0 and cfg.preload_audio is False
+    cfg = config_from_args(build_parser().parse_args(["--train", "a.jsonl", "--audio-cache-mb", "512", "--preload-audio"]))
+    assert cfg.audio_cache_mb == 512.0 and cfg.preload_audio is True
 
 
 def _tiny_model_and_batch(tmp_path):
