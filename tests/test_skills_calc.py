@@ -51,3 +51,15 @@ def test_units():
     assert convert(0, find_unit("kelvin"), find_unit("celsius"))[0] == pytest.approx(-273.15)
     with pytest.raises(UnitError, match="different things"):
         convert(1, find_unit("miles"), find_unit("grams"))
+
+
+def test_calc_falls_back_to_the_whole_request_when_the_copied_expression_falls_short():
+    from assistant import Memory
+    from assistant.skills import SkillContext, Skills
+    from dialogue.actions import parse_action
+
+    skills = Skills(Memory(":memory:"))
+    short = skills.run(parse_action("<calc> <expr> kilometres"), SkillContext("c", request="how many kilometres is five miles"))
+    assert short.text == "5 miles is 8.05 kilometres."
+    bad = skills.run(parse_action("<calc> <expr> banana"), SkillContext("c", request="banana split"))
+    assert "banana" in bad.text

@@ -256,19 +256,29 @@ def _convert_words(ws: list[str], target) -> SkillResult | None:
                        f"{target.name(round(answer, 2))}.")
 
 
-def calc(env: Env, args: dict[str, Any], ctx: SkillContext) -> SkillResult:
-    text = _clean(args.get("expr") or ctx.request or "")
-    if not text:
-        return SkillResult("What would you like me to calculate?")
+def _answer(text: str) -> SkillResult:
+    """The answer to one spoken calculation; CalcError when the words are not one."""
     converted = _conversion(text)
     if converted is not None:
         return converted
-    try:
-        value = evaluate(text)
-    except CalcError as exc:
-        return SkillResult(str(exc))
+    value = evaluate(text)
     said = text[:1].upper() + text[1:]
     return SkillResult(f"{said} is {format_number(value)}.")
+
+
+def calc(env: Env, args: dict[str, Any], ctx: SkillContext) -> SkillResult:
+    # The model's expression first; when it cannot be computed (the model copied too little, as in
+    # "how many kilometres is five miles" -> "kilometres"), the whole request the user said.
+    texts = [t for t in dict.fromkeys([_clean(args.get("expr") or ""), _clean(ctx.request or "")]) if t]
+    if not texts:
+        return SkillResult("What would you like me to calculate?")
+    first_error = None
+    for text in texts:
+        try:
+            return _answer(text)
+        except CalcError as exc:
+            first_error = first_error or exc
+    return SkillResult(str(first_error))
 
 
 HANDLERS = {"calc": calc}
