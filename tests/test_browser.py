@@ -376,3 +376,25 @@ def test_demo_screenshot(playwright, tmp_path):
             page.screenshot(path=os.environ["ASSISTANT_DEMO_SCREENSHOT"])
         finally:
             browser.close()
+
+
+def test_timer_and_action_events_are_shown(page, demo_server):
+    """The page's own handlers for timer.fired (shown and spoken) and reply.action (a badge on the reply);
+    the server side of both is tested in test_pipeline_actions."""
+    open_demo(page, demo_server)
+    page.evaluate("""() => {
+        const d = window.assistantDemo;
+        d.handleEvent({type: 'reply.started', reply_id: 'rep_t'});
+        d.handleEvent({type: 'reply.action', reply_id: 'rep_t', action: 'timer.set', args: {duration: 'five minutes'}});
+        d.handleEvent({type: 'reply.delta', reply_id: 'rep_t', text: 'Timer set for 5 minutes.'});
+        d.handleEvent({type: 'reply.done', reply_id: 'rep_t', text: 'Timer set for 5 minutes.', finish_reason: 'eos'});
+        d.handleEvent({type: 'timer.fired', timer_id: '7', kind: 'timer', label: null, due_at: '2026-12-07T20:47:00+00:00',
+                       text: 'Your 5 minute timer is done.', late: false});
+        d.handleEvent({type: 'timer.fired', timer_id: '8', kind: 'alarm', label: null, due_at: '2026-12-07T07:30:00+00:00',
+                       text: 'Your 7:30 AM alarm went off while you were away.', late: true});
+    }""")
+    assert page.locator(".message.assistant[data-action='timer.set'] .badge.action").inner_text() == "timer.set"
+    timers = page.locator(".message.timer")
+    assert timers.count() == 2
+    assert timers.nth(0).locator(".text").inner_text() == "Your 5 minute timer is done."
+    assert timers.nth(1).get_attribute("data-late") == "true"
