@@ -176,8 +176,10 @@ def test_full_disk_gives_an_error_event_and_the_server_keeps_serving(tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_conversation_then_restart(tmp_path):
     db = tmp_path / "server.db"
+    # replies in this process, so the third one is still streaming when the kill comes (a reply
+    # process hands over a whole reply at once)
     args = [sys.executable, "-m", "server", "--port", "0", "--db", str(db), *model_args(tmp_path),
-            "--log-level", "WARNING"]
+            "--log-level", "WARNING", "--reply-processes", "0"]
 
     def start():
         proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
