@@ -82,10 +82,11 @@ class ServerOptions:
     # Admission by measured load (besides AssistantConfig.max_sessions): a new connection gets `busy` when
     # the busier recognition thread (the worker's acoustic step and finals, or the beam search), scaled to
     # one more session, would be more than `admit_utilization` busy, or when audio lately waited more than
-    # `admit_max_lag` seconds for
-    # recognition. 0 turns a check off. Defaults from bench/load_test.py on a 2-core AMD EPYC.
-    admit_utilization: float = 0.85
-    admit_max_lag: float = 0.3
+    # `admit_max_lag` seconds for recognition. 0 turns a check off.
+    # bench/load_test.py on a 2-core AMD EPYC: at 32 sessions (end of speech -> final p95 137 ms) the worker was
+    # at most 0.66 busy and audio waited at most 0.17 s; at 64 (p95 1158 ms) 0.80 and 0.75 s.
+    admit_utilization: float = 0.6
+    admit_max_lag: float = 0.2
     admit_min_sessions: int = 4  # below this many sessions the utilization check admits (its (n+1)/n is noise)
     reply_processes: int = 0  # child processes that generate replies (assistant.reply_process); 0: in this process
 
@@ -690,6 +691,7 @@ class AssistantServer:
         self.worker = ModelWorker(self)
         self.search = SearchThread(self.metrics)
         self.replies = ReplyThread(self)
+        self._sessions_avg, self._sessions_at = 0.0, time.monotonic()  # sessions, averaged like the load
         assistant.search_later = self.search.submit
         self.server: Server | None = None
         self.stopping = False
@@ -912,7 +914,14 @@ class AssistantServer:
             return f"the server has its maximum of {cfg.max_sessions} sessions; try again later"
         load = self.load()
         busiest = max(load["worker_utilization"], load["search_utilization"])
-        projected = busiest * (n + 1) / max(n, 1)
+        # The load is averaged over seconds, so sessions that just joined are not in it yet: the cost per
+        # session is the load over the session count averaged the same way, and it is charged to every
+        # session now open, plus the new one (a burst of connections is refused before it shows as load).
+        now = time.monotonic()
+        keep = math.exp(-(now - self._sessions_at) / self.worker.load.window)
+        self._sessions_avg = self._sessions_avg * keep + n * (1.0 - keep)
+        self._sessions_at = now
+        projected = busiest / max(self._sessions_avg, 1.0) * (n + 1)
         if opts.admit_utilization > 0 and n >= opts.admit_min_sessions and projected > opts.admit_utilization:
             return (f"the server is at its measured capacity ({n} sessions keep its model threads "
                     f"{busiest:.0%} busy); try again later")

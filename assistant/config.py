@@ -73,7 +73,8 @@ class AssistantConfig:
     timezone: str | None = None  # IANA zone for the clock, alarms and dates ("Europe/Paris"); None = this machine's
     owner: str = "local"  # whose lists and remembered facts a conversation uses (one household by default)
     # --- limits -------------------------------------------------------------------------------
-    max_sessions: int = 16  # concurrent websocket sessions; one more gets a `busy` error
+    max_sessions: int = 256  # concurrent websocket sessions, a hard cap; one more gets `busy` (the server's
+    #                          admission by measured load refuses earlier: ServerOptions.admit_*)
     max_frame_bytes: int = 32000  # largest binary frame: 1 s of 16 kHz PCM16
     max_message_bytes: int = 65536  # largest text (JSON) frame
     max_text_chars: int = 2000  # longest text.input

@@ -415,7 +415,7 @@ def test_http_static_health_metrics_conversations(server, client):
         assert info.value.code == 404, path
     health = json.load(urllib.request.urlopen(server.http_url + "/healthz", timeout=10))
     load = health.pop("load")
-    assert health == {"status": "ok", "sessions": 1, "max_sessions": 16, "accepting": True}
+    assert health == {"status": "ok", "sessions": 1, "max_sessions": 256, "accepting": True}
     assert set(load) == {"worker_utilization", "search_utilization", "audio_lag_seconds"}
     assert 0 <= load["worker_utilization"] <= 1 and load["audio_lag_seconds"] >= 0
     metrics = urllib.request.urlopen(server.http_url + "/metrics", timeout=10).read().decode()
