@@ -11,8 +11,9 @@ quarter. Two ways to run the recurrent layers are compared on the same batches:
 - padded: `final_state=False`, what the trainer asks for: a one-way model runs the padded batch through
   the fused kernel (oneDNN on the CPU); padding after an item's end cannot change its earlier outputs.
 
-Data loading and augmentation are not included (a worker process does them beside the step). Results
-go to bench/results/speech_train_step.json and print as a Markdown table.
+Data loading, augmentation and the padding of real batches are not included: this is the ceiling of
+a real run, which `bench/bench_training_throughput.py` measures. Results go to
+bench/results/speech_train_step.json and print as a Markdown table.
 """
 from __future__ import annotations
 
