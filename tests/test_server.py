@@ -104,7 +104,7 @@ def test_server_info_and_ping(server):
     info = c.recv()
     assert info["type"] == "server.info" and info["seq"] == 1 and info["protocol"] == 1
     assert info["audio"] == {"sample_rate": 16000, "encoding": "pcm16"}
-    assert info["limits"]["max_frame_ms"] == 1000 and info["limits"]["max_sessions"] == 16
+    assert info["limits"]["max_frame_ms"] == 1000 and info["limits"]["max_sessions"] == 256
     assert info["limits"]["max_list_items"] == 100 and info["limits"]["max_list_item_chars"] == 100
     assert set(info["models"]) == {"speech", "dialogue"}
     c.send({"type": "ping"})
