@@ -10,7 +10,9 @@ Sources (all under bench/results/, written by `make bench` and bench/compare_asr
 - speech_int8.json, speech_real_int8.json, speech.json, speech_real.json: streaming real-time factor
   of the shipped speech model, int8 (the default) and float weights, on tones and on read speech;
 - dialogue.json: first reply token and tokens per second of the shipped reply model;
-- server.json: latencies of the whole server with 1 and with N concurrent sessions.
+- server.json: latencies of the whole server with 1 and with N concurrent sessions;
+- load_test.json: N real-time voice sessions against the real server (bench/load_test.py);
+- dialogue_actions.json, dialogue_actions_noisy.json: the reply model's actions on held-out requests.
 
 Only the standard library is used: the script runs before anything is installed.
 """
@@ -132,6 +134,32 @@ def capacity_table() -> list[str]:
     return out
 
 
+def load_table() -> list[str]:
+    d = _load("load_test.json")
+    t = d["targets_ms_p95"]
+    out = [f"| sessions | end of speech -> final | final -> first reply token | first partial | refused or failed | "
+           f"meets targets |", "| ---: | ---: | ---: | ---: | --- | --- |"]
+    for r in d["runs"]:
+        cells = [f"{r[k]['p95']:.0f}" if r[k].get("p95") is not None else "-"
+                 for k in ("endpoint_to_final_ms", "final_to_first_token_ms", "first_partial_ms")]
+        failed = ", ".join(f"{n} {kind}" for kind, n in sorted(r["failures"].items())) or "none"
+        out.append(f"| {r['sessions']} | " + " | ".join(cells) + f" | {failed} | {'yes' if r['meets_targets'] else 'no'} |")
+    out += ["", f"p95 in ms; targets {t['endpoint_to_final_ms']:.0f} / {t['final_to_first_token_ms']:.0f} / "
+                f"{t['first_partial_ms']:.0f} ms; {d['machine']} (`load_test.json`)."]
+    return out
+
+
+def actions_table() -> list[str]:
+    clean, noisy = _load("dialogue_actions.json"), _load("dialogue_actions_noisy.json")
+    out = ["| requests | n | right action and arguments | after grounding | with recognizer-like noise (grounded) |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    rows = [("all", clean["overall"], noisy["overall"])]
+    rows += [(g, clean["per_group"][g], noisy["per_group"][g]) for g in sorted(clean["per_group"]) if g != "chat"]
+    for name, c, n in rows:
+        out.append(f"| {name} | {c['n']} | {_pct(c['exact'])} | {_pct(c['grounded'])} | {_pct(n['grounded'])} |")
+    return out
+
+
 def render() -> str:
     asr = _load("asr_compare.json")
     weights = "int8" if asr.get("int8") else "float"
@@ -141,8 +169,16 @@ def render() -> str:
     lines += speech_table(asr)
     lines += ["", "Speed, one CPU thread per model (real-time factor = compute time / audio time):", ""]
     lines += speed_table(asr)
-    lines += ["", "Capacity, the whole server with audio paced like a microphone (median ms, p90 in brackets):", ""]
-    lines += capacity_table()
+    if (RESULTS / "load_test.json").is_file():  # the load test supersedes the older two-point server bench
+        lines += ["", "Capacity, N voice sessions at real-time pace against the real server (`bench/load_test.py`):", ""]
+        lines += load_table()
+    else:
+        lines += ["", "Capacity, the whole server with audio paced like a microphone (median ms, p90 in brackets):", ""]
+        lines += capacity_table()
+    if (RESULTS / "dialogue_actions.json").is_file() and (RESULTS / "dialogue_actions_noisy.json").is_file():
+        lines += ["", f"Reply model actions on {_load('dialogue_actions.json')['overall']['n']:,} held-out requests "
+                      "(`dialogue_actions*.json`):", ""]
+        lines += actions_table()
     lines += ["", END]
     return "\n".join(lines)
 
