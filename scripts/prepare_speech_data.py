@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the speech training data: real manifests, assistant text, offline synthetic speech, Debian prompts.
 
-    python scripts/prepare_speech_data.py --shared /work/shared/data/speech --out data/speech --hours 5 --jobs 1 \
+    python scripts/prepare_speech_data.py --shared ../shared/data/speech --out data/speech --hours 5 --jobs 1 \
         [--stages real,text,synth,asterisk]
 
 Every stage is resumable and rebuilds from a fresh Debian machine: missing tools (espeak-ng, flite,
@@ -38,7 +38,7 @@ ENGINES += ("piper", "kokoro")   # opt-in: neural voices run with onnxruntime (s
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", type=Path, default=None,
-                   help="folder with the real speech train/dev/test.jsonl (e.g. /work/shared/data/speech); "
+                   help="folder with the real speech train/dev/test.jsonl (e.g. ../shared/data/speech); "
                         "needed by the real stage, and used by the text stage to keep evaluation text out")
     p.add_argument("--out", type=Path, default=Path("data/speech"), help="output folder for audio and manifests")
     p.add_argument("--text-dir", type=Path, default=None, help="text output folder (default: <out>/../text)")
