@@ -3,7 +3,7 @@
     .venv/bin/python scripts/widen_speech_model.py speech/pretrained/en.pt --hidden 512 --out runs/wide/init.pt
     .venv/bin/python scripts/train_speech.py --init-from runs/wide/init.pt --hidden 512 ...
 
-Why: the 3 x 320 LSTM shipped until session 19 underfit its own training data (greedy CER 24-37 % on training clips
+Why: the 3 x 320 LSTM shipped until `en` speech model 2026-11-29b underfit its own training data (greedy CER 24-37 % on training clips
 without augmentation), and training a wider model from scratch costs days of CPU. The widened copy
 starts with the trained model's accuracy (see `speech.model.widen_model`), so a continued run only
 has to put the new units to use (the shipped 3 x 512 model was made this way). The input is a shipped model name or a checkpoint; the output is
