@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .config import AssistantConfig, ENDPOINT_SENSITIVITIES, VAD_MODES
+from .config import AssistantConfig, ENDPOINT_SENSITIVITIES, VAD_MODES, local_timezone
 from .memory import AssistantTurn, Memory, UserTurn
 from .protocol import SAMPLE_RATE, ProtocolError, event
-from .skills import SkillContext
+from .skills import SkillContext, Skills
 from dialogue.actions import ground_action, is_action, parse_action
 
 if TYPE_CHECKING:  # the model packages are imported lazily: `assistant history` needs no torch
@@ -109,9 +109,6 @@ class Assistant:
         self.responder = responder
         self.memory = memory
         self._check_decoding(config.decoding)
-        from .config import local_timezone
-        from .skills import Skills
-
         self.skills = Skills(memory, timezone=config.timezone or local_timezone())
         # With greedy partials, the beam search of an utterance's new frames runs here after each
         # feed (None) or, when the server sets this, in the server's search thread: called with the
@@ -610,7 +607,6 @@ class Reply:
         self._cancel_reason: str | None = None
         self._raw = ""  # what the model wrote (markup for an action)
         self._acted = False  # the model wrote markup and it was handled
-        self._action = None  # the dialogue.actions.Action this reply carried out, if any
         self._action_text = ""  # the skill's reply text
 
     def cancel(self, reason: str = "cancelled") -> None:
@@ -665,7 +661,7 @@ class Reply:
             return events
 
     def _act(self) -> list[dict[str, Any]]:
-        """Run the action in the model's markup; sets `_action` and `_action_text`, returns reply.action."""
+        """Run the action in the model's markup; sets `_action_text`, returns reply.action."""
         session = self.session
         history = session.history
         ctx = SkillContext(conversation_id=session.conversation_id, owner=session.assistant.config.owner,
@@ -678,7 +674,7 @@ class Reply:
         except ValueError:
             log.warning("reply %s: the model wrote markup that is not an action: %r", self.id, self._raw)
             action = None
-        self._acted, self._action = True, action
+        self._acted = True
         if action is None:
             self._action_text, session.pending = "Sorry, I didn't understand what to do.", None
             return []
