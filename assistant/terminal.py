@@ -563,8 +563,9 @@ class RichView:
 
 
 def _timer_text(event: dict[str, Any]) -> str:
+    # the event's text already says when a late one went off; "late:" marks it without repeating that
     text = event.get("text") or ("Your alarm is ringing." if event.get("kind") == "alarm" else "Your timer is done.")
-    return text + (" (it went off while you were away)" if event.get("late") else "")
+    return ("late: " if event.get("late") else "") + text
 
 
 def _escape(text: str) -> str:
