@@ -414,7 +414,11 @@ def meets_targets(row: dict) -> bool:
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # matplotlib is a bench extra (`pip install -e '.[bench]'`); the JSON is the result
+        print(f"no plot: matplotlib is not installed (pip install -e '.[bench]'); {path} not written")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -31,7 +31,12 @@ def test_two_sessions_on_tiny_models(tmp_path):
                              f"--server-arg=--speech-model={asr}", f"--server-arg=--dialogue-model={bot}"])
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved == json.loads(json.dumps(report))
-    assert out.with_suffix(".png").stat().st_size > 1000
+    try:
+        import matplotlib  # noqa: F401  (a bench extra: the plot is written only where it is installed)
+    except ImportError:
+        assert not out.with_suffix(".png").exists()
+    else:
+        assert out.with_suffix(".png").stat().st_size > 1000
     (row,) = saved["runs"]
     assert row["sessions"] == 2 and row["completed_sessions"] == 2 and row["utterances"] == 4
     assert row["failures"] == {}  # nothing lost, reordered, refused or timed out
