@@ -222,10 +222,10 @@ class SpeechDataset(Dataset):
             self.audio(i)
         return len(self._audio_cache)
 
-    def load(self, i: int, augment: bool = True, epoch: int | None = None) -> np.ndarray:
+    def load(self, i: int, augment: bool = True, epoch: int | None = None, copy: int = 0) -> np.ndarray:
         x = self.audio(i)
         if augment and self.augmenter is not None:
-            x = self.augmenter(x, self._rng(i, 0, epoch), plan=self._plan(i, epoch))
+            x = self.augmenter(x, self._rng(i, 0, epoch, copy), plan=self._plan(i, epoch))
         return x if x.flags.writeable else x.copy()
 
     def _plan(self, i: int, epoch: int | None = None):
@@ -245,20 +245,25 @@ class SpeechDataset(Dataset):
         self._planned = (int(epoch), out)
         return out
 
-    def _rng(self, i: int, stream: int, epoch: int | None = None) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch if epoch is None else int(epoch), int(i), stream])
+    def _rng(self, i: int, stream: int, epoch: int | None = None, copy: int = 0) -> np.random.Generator:
+        key = [self.seed, self.epoch if epoch is None else int(epoch), int(i), stream]
+        return np.random.default_rng(key + [int(copy)] if copy else key)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        """``key`` is an index, or ``(epoch, index)`` (what :class:`BucketBatchSampler` yields with
-        ``tag_epoch=True``, so persistent worker processes see the epoch without being told)."""
+    def __getitem__(self, key: int | tuple[int, int] | tuple[int, int, int]) -> dict:
+        """``key`` is an index, or ``(epoch, index)`` / ``(epoch, index, copy)`` (what
+        :class:`BucketBatchSampler` yields with ``tag_epoch=True``, so persistent worker processes see the
+        epoch without being told). Copies of one item in one epoch (sampling weight above 1) get their own
+        noise, pitch, reverberation, channel and masks; they share the padding and speed plan, so their
+        length is the planned one."""
+        copy = 0
         if isinstance(key, tuple):
-            epoch, i = key
+            epoch, i, copy = key if len(key) == 3 else (*key, 0)
         else:
             epoch, i = self.epoch, key
-        x = self.load(i, epoch=epoch)
+        x = self.load(i, epoch=epoch, copy=copy)
         feats = self.extractor(x)  # (T, n_mels)
         if self.augmenter is not None:
-            feats = self.augmenter.features(feats, self._rng(i, 1, epoch))
+            feats = self.augmenter.features(feats, self._rng(i, 1, epoch, copy))
         return {"feats": feats.float(), "labels": torch.tensor(self._labels[i], dtype=torch.long),
                 "text": self.entries[i].text, "index": int(i), "duration": len(x) / self.feature_config.sample_rate}
 
@@ -367,10 +372,21 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list]:
-        batches = self._my_batches()[self.start_batch:]
+        batches = self._my_batches()
         if self.tag_epoch:
-            return iter([[(self.epoch, i) for i in b] for b in batches])
-        return iter(batches)
+            # the k-th repeat of an item in this epoch is tagged (epoch, i, k), so it is augmented anew;
+            # counted from the epoch's first batch, so a resumed epoch tags the same way
+            seen: dict[int, int] = {}
+            tagged = []
+            for b in batches:
+                row = []
+                for i in b:
+                    k = seen.get(i, 0)
+                    seen[i] = k + 1
+                    row.append((self.epoch, i, k) if k else (self.epoch, i))
+                tagged.append(row)
+            return iter(tagged[self.start_batch:])
+        return iter(batches[self.start_batch:])
 
     def __len__(self) -> int:
         return max(0, len(self._my_batches()) - self.start_batch)

@@ -243,3 +243,32 @@ def test_bucketing_by_epoch_durations_keeps_every_item_and_cuts_padding():
         assert all(len(b) == 1 or max(d[i] for i in b) * len(b) <= 40.0 for b in new)  # budget on real lengths
     with pytest.raises(ValueError, match="epoch_durations"):
         list(BucketBatchSampler(base, 40.0, epoch_durations=lambda e: base[:10]))
+
+
+def test_repeats_of_an_item_in_one_epoch_are_augmented_apart(tmp_path):
+    """An up-weighted clip (weight 3: three copies an epoch) must not be three identical examples."""
+    from speech.augment import AugmentConfig
+    from speech.vocab import Alphabet
+
+    path = make_corpus(tmp_path, ["abc", "bad cab", "face"])
+    entries = [ManifestEntry(e.audio, e.text, e.duration) for e in read_manifest(path)]
+    cfg = AugmentConfig(pad_prob=0.7, pad_seconds=(0.1, 0.6), speed_prob=0.8, speeds=(0.9, 1.1), noise_prob=1.0,
+                        spec_prob=1.0)
+    ds = SpeechDataset(entries, Alphabet(), augment=cfg, seed=4)
+    sampler = BucketBatchSampler(ds.durations, 4.0, weights=[3.0, 1.0, 1.0], seed=1, tag_epoch=True,
+                                 epoch_durations=ds.planned_durations)
+    sampler.set_epoch(0)
+    keys = [k for b in sampler for k in b]
+    copies = sorted(k for k in keys if k[1] == 0)
+    assert copies == [(0, 0), (0, 0, 1), (0, 0, 2)]
+    items = [ds[k] for k in copies]
+    planned = ds.planned_durations(0)[0]
+    assert all(it["feats"].shape == items[0]["feats"].shape for it in items)  # one padding and speed plan
+    assert all(abs(it["duration"] - planned) < 1e-3 for it in items)
+    assert not torch.equal(items[0]["feats"], items[1]["feats"]) and not torch.equal(items[1]["feats"], items[2]["feats"])
+    assert torch.equal(ds[(0, 0)]["feats"], items[0]["feats"])  # still reproducible
+    # a resumed epoch tags the remaining batches as the uninterrupted one did
+    batches = list(sampler)
+    assert len(batches) >= 3
+    sampler.set_epoch(0, start_batch=1)
+    assert list(sampler) == batches[1:]
