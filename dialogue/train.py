@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .actions import ACTION_SYMBOLS
+from .actions import ACTION_SYMBOLS, is_action
 from .corpora import read_jsonl
 from .decoding import DecodingOptions
 from .model import Seq2Seq, Seq2SeqConfig
@@ -87,6 +87,11 @@ class TrainConfig:
     # whole-piece tokens the tokenizer must hold (the action tags); a fine-tuned model whose tokenizer
     # lacks some gets them appended, with new embedding rows
     symbols: Sequence[str] = ACTION_SYMBOLS
+    # keep a teacher's chat while learning something else ("learning without forgetting"): on pairs whose
+    # reply is chat, not action markup, the loss adds distill_weight x KL(teacher || model) per reply token.
+    # The teacher's tokenizer must agree with this one on every piece it has (extra symbols may follow).
+    distill_from: Optional[str] = None
+    distill_weight: float = 1.0
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -207,6 +212,35 @@ def _samples(model, tok, cfg) -> list[tuple[str, str]]:
         _unwrap(model).train()
 
 
+def _load_teacher(path: str, tok: Tokenizer, device) -> Seq2Seq:
+    """The frozen teacher for distillation; refuses one whose pieces mean other ids than ``tok``'s."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    teacher_tok = Tokenizer.from_bytes(ckpt["tokenizer"])
+    if len(teacher_tok) > len(tok):
+        raise ValueError(f"distill_from {path}: its tokenizer has {len(teacher_tok)} pieces, more than the model's {len(tok)}")
+    for i in range(len(teacher_tok)):
+        if teacher_tok.id_to_piece(i) != tok.id_to_piece(i):
+            raise ValueError(f"distill_from {path}: piece {i} is {teacher_tok.id_to_piece(i)!r} there and "
+                             f"{tok.id_to_piece(i)!r} here; distillation needs the same tokenizer")
+    teacher = Seq2Seq(Seq2SeqConfig.from_dict(ckpt["config"]))
+    teacher.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+    teacher.to(device).eval()
+    for q in teacher.parameters():
+        q.requires_grad_(False)
+    logger.info("distilling chat from %s (%d pieces)", path, len(teacher_tok))
+    return teacher
+
+
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over ``mask``ed tokens of KL(teacher || model); the teacher's vocabulary is a prefix of the model's."""
+    vt = teacher_logits.size(-1)
+    log_p = F.log_softmax(logits.float(), dim=-1)[..., :vt]
+    log_q = F.log_softmax(teacher_logits.float(), dim=-1)
+    kl = (log_q.exp() * (log_q - log_p)).sum(-1)  # (B,T)
+    m = mask.to(kl.dtype)
+    return (kl * m).sum() / m.sum().clamp(min=1.0)
+
+
 # ---------------------------------------------------------------------- train
 def train(config: TrainConfig) -> Path:
     """Train (or resume) and return the path of the best checkpoint (``last.pt`` without validation)."""
@@ -271,6 +305,8 @@ def train(config: TrainConfig) -> Path:
 
     train_ex = encode_pairs(train_pairs, tok, cfg, cfg.context_augment, cfg.seed)
     valid_ex = encode_pairs(valid_pairs, tok, cfg, 0.0, cfg.seed)
+    teacher = _load_teacher(cfg.distill_from, tok, device) if cfg.distill_from else None
+    is_chat = torch.tensor([not is_action(p["reply"]) for p in train_pairs])
 
     model = Seq2Seq(mcfg).to(device)
     if resume_ckpt is not None:
@@ -358,6 +394,15 @@ def train(config: TrainConfig) -> Path:
             loss = F.cross_entropy(
                 logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD_ID, label_smoothing=cfg.label_smoothing
             )
+            if teacher is not None:
+                vt = teacher.config.vocab_size
+                # chat rows whose input the teacher can read (a history with action markup it cannot)
+                rows = is_chat[batches[bi]].to(device) & (src < vt).all(1) & (tgt_in < vt).all(1)
+                if rows.any():
+                    with torch.no_grad():
+                        t_logits = teacher(src[rows], lengths[rows.cpu()], tgt_in[rows])
+                    mask = tgt_out[rows] != PAD_ID
+                    loss = loss + cfg.distill_weight * distill_loss(logits[rows], t_logits, mask)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -474,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     ap.add_argument("--init-from", default=None, help="fine-tune from this checkpoint (fresh optimizer; --dropout may change)")
+    ap.add_argument("--distill-from", default=None,
+                    help="teacher checkpoint whose chat replies the model keeps (KL on chat pairs); same tokenizer")
+    ap.add_argument("--distill-weight", type=float, default=d.distill_weight, help="weight of the distillation term")
     ap.add_argument("--export", type=Path, default=None, help="after training, write the best model here (fp16)")
     return ap
 
@@ -494,6 +542,8 @@ def config_from_args(args) -> TrainConfig:
         label_smoothing=args.label_smoothing, history_turns=args.history_turns, valid_every=args.valid_every,
         log_every=args.log_every, device=args.device, threads=args.threads, seed=args.seed, resume=args.resume,
         init_from=args.init_from,
+        distill_from=args.distill_from,
+        distill_weight=args.distill_weight,
     )
 
 

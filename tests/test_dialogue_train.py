@@ -135,3 +135,51 @@ def test_fine_tune_adds_the_action_symbols(corpus, tmp_path):
     assert b.model.config.vocab_size == len(b.tokenizer)
     ids = b.tokenizer.encode("<clock.time>")
     assert b.tokenizer.id_to_piece(ids[-1]) == "<clock.time>"
+
+
+def test_distill_loss_is_zero_for_the_teacher_itself_and_grows_with_difference():
+    from dialogue.train import distill_loss
+
+    torch.manual_seed(0)
+    t = torch.randn(2, 3, 5)
+    student = torch.cat([t, torch.full((2, 3, 2), -30.0)], -1)  # two extra symbols the teacher lacks, ~0 mass
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    assert float(distill_loss(student, t, mask)) == pytest.approx(0.0, abs=1e-6)
+    other = student + torch.randn_like(student)
+    assert float(distill_loss(other, t, mask)) > 0.01
+    assert float(distill_loss(other, t, torch.zeros_like(mask))) == 0.0  # nothing masked in, nothing to learn
+
+
+def test_distillation_from_a_teacher_keeps_its_chat_and_learns_the_actions(corpus, tmp_path):
+    """Fine-tuning on action pairs only with the teacher's chat distilled: chat stays closer to the teacher."""
+    from dialogue.train import distill_loss, collate, encode_pairs
+
+    teacher_path = train(tiny_config(corpus, tmp_path / "teacher", epochs=60, symbols=(), valid_every=1000))
+    actions = [{"context": [], "prompt": "what time is it", "reply": "<clock.time>", "source": "a"},
+               {"context": [], "prompt": "set a timer", "reply": "<timer.set>", "source": "a"}] * 8
+    chat = [{"context": [], "prompt": p, "reply": "Okay.", "source": "t"} for p, _ in PAIRS]  # a drift from the teacher
+    mixed = write_jsonl(actions + chat, tmp_path / "mixed.jsonl")
+    runs = {}
+    for name, extra in (("plain", {}), ("distilled", {"distill_from": str(teacher_path), "distill_weight": 3.0})):
+        runs[name] = train(tiny_config((mixed, corpus[1]), tmp_path / name, epochs=8, init_from=str(teacher_path),
+                                       context_augment=0.0, valid_every=1000, **extra))
+    teacher = Responder.load(teacher_path)
+    gaps = {}
+    for name, path in runs.items():
+        student = Responder.load(path)
+        ex = encode_pairs([{"context": [], "prompt": p, "reply": r} for p, r in PAIRS], student.tokenizer,
+                          TrainConfig(), 0.0, 0)
+        src, lengths, tgt_in, tgt_out = collate(ex, list(range(len(ex))), "cpu")
+        with torch.no_grad():
+            gaps[name] = float(distill_loss(student.model(src, lengths, tgt_in), teacher.model(src, lengths, tgt_in),
+                                            tgt_out != 0))
+    assert gaps["distilled"] < gaps["plain"]
+
+
+def test_distillation_refuses_a_teacher_with_another_tokenizer(corpus, tmp_path):
+    base = train(tiny_config(corpus, tmp_path / "base", max_steps=1))
+    other_pairs = [{"context": [], "prompt": "zebra quartz", "reply": "Vexing jumbo fjords.", "source": "t"}] * 8
+    other = train(tiny_config((write_jsonl(other_pairs, tmp_path / "o.jsonl"), corpus[1]), tmp_path / "other",
+                              max_steps=1, vocab_size=320))
+    with pytest.raises(ValueError, match="same tokenizer|more than"):
+        train(tiny_config(corpus, tmp_path / "bad", max_steps=1, init_from=str(base), distill_from=str(other)))
