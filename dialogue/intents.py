@@ -628,22 +628,29 @@ def _gen_timer(rng):
     return p, "timer.cancel", {"which": clean_label}, []
 
 
+_ALARM_DATES = ["tomorrow", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today",
+                "tomorrow morning", "next monday", "next friday", "the day after tomorrow", "tonight", "saturday morning"]
+
+
 def _gen_alarm(rng):
-    t, d = _a_time(rng), rng.choice(["tomorrow", "monday", "tuesday", "wednesday", "thursday", "friday",
-                                      "saturday", "sunday", "today", "tomorrow morning", "next monday"])
+    t, d = _a_time(rng), rng.choice(_ALARM_DATES)
     r = rng.random()
     if r < 0.5:
         p = _pick(rng, [f"set an alarm for {t}", f"wake me up at {t}", f"alarm at {t}", f"set an alarm at {t}",
                         f"please wake me at {t}", f"i need an alarm for {t}", f"can you set an alarm for {t}"])
-        if rng.random() < 0.35:
-            p = _pick(rng, [f"set an alarm for {t} {d}", f"wake me up {d} at {t}", f"set an alarm {d} at {t}"])
+        # about half of the alarms people set name a day; the model must keep both arguments
+        if rng.random() < 0.55:
+            p = _pick(rng, [f"set an alarm for {t} {d}", f"wake me up {d} at {t}", f"set an alarm {d} at {t}",
+                            f"set an alarm for {d} at {t}", f"{d} wake me at {t}", f"alarm for {t} on {d}",
+                            f"i need to get up at {t} {d}", f"can you wake me {d} at {t}"])
             return p, "alarm.set", {"time": t, "date": d}, []
         return p, "alarm.set", {"time": t}, []
     if r < 0.75:
         task = rng.choice(TODOS)
         p = _pick(rng, [f"remind me to {task} at {t}", f"remind me at {t} to {task}", f"set a reminder to {task} at {t}"])
-        if rng.random() < 0.3:
-            p = f"remind me to {task} {d} at {t}"
+        if rng.random() < 0.5:
+            p = _pick(rng, [f"remind me to {task} {d} at {t}", f"remind me {d} at {t} to {task}",
+                            f"set a reminder for {d} at {t} to {task}"])
             return p, "alarm.set", {"time": t, "date": d, "label": task}, []
         return p, "alarm.set", {"time": t, "label": task}, []
     if r < 0.87:
@@ -918,11 +925,24 @@ def _gen_cannot(rng):
     return p, "cannot", {"topic": topic}, []
 
 
-_YES = ["yes", "yes please", "yeah", "yep", "sure", "go ahead", "do it", "yes do it", "please do", "okay",
-        "that's right", "correct", "yes that's right", "absolutely", "sure go ahead", "ok do it", "affirmative",
-        "yeah why not", "of course"]
-_NO = ["no", "no thanks", "nope", "don't", "no don't", "not now", "no leave it", "no thank you", "cancel",
-       "no keep it", "nah", "never mind", "no that's wrong", "wrong"]
+# Yes and no are a closed class: answers are built from a core word and an optional tail, so a held-out
+# answer ("of course go ahead") still shares its words with trained ones ("of course", "go ahead please").
+_YES_CORE = ["yes", "yeah", "yep", "sure", "okay", "ok", "of course", "absolutely", "definitely", "please do",
+             "go ahead", "do it", "that's right", "correct", "affirmative", "yes please", "alright", "right",
+             "certainly", "why not", "sounds good", "exactly", "yup", "indeed"]
+_YES_TAIL = ["", "", "", " please", " go ahead", " do it", " thanks", " thank you", " that's right", " that's fine",
+             " sure", " yes"]
+_NO_CORE = ["no", "nope", "nah", "don't", "not now", "never mind", "no thanks", "no thank you", "cancel",
+            "leave it", "wrong", "not really", "negative", "no way", "not yet", "forget it", "don't do that",
+            "i don't think so", "please don't", "of course not", "absolutely not", "definitely not"]
+_NO_TAIL = ["", "", "", " thanks", " thank you", " leave it", " keep it", " don't", " that's wrong", " not now",
+            " never mind", " no"]
+_YES_NO_LEAD = ["", "", "", "", "um ", "oh ", "well ", "hmm ", "uh "]
+
+
+def _yes_no(rng, yes: bool) -> str:
+    core, tail = (_YES_CORE, _YES_TAIL) if yes else (_NO_CORE, _NO_TAIL)
+    return (rng.choice(_YES_NO_LEAD) + rng.choice(core) + rng.choice(tail)).strip()
 
 
 def _gen_context(rng):
@@ -938,11 +958,16 @@ def _gen_context(rng):
         (["remove milk", f"Do you mean milk on the {lst} list?"]),
         (["delete the list", f"Delete the {lst} list?"]),
         (["set a timer for an hour", "Did you say an hour?"]),
+        # the questions the skills themselves ask (assistant/skills/timers.py)
+        (["cancel the timer", f"You have {rng.choice(['two', 'three'])} timers. Shall I cancel the "
+                              f"{adj or 'ten minute'} timer?"]),
+        (["cancel my alarm", f"You have 2 alarms. Shall I cancel the one for {rng.choice(['7:00 AM', '6:30 AM', '9:15 PM'])}"
+                             f" {rng.choice(['tomorrow', 'today', 'on Friday'])}?"]),
     ]
     if r < 0.3:
-        return rng.choice(_YES), "conv.yes", {}, rng.choice(questions)
+        return _yes_no(rng, True), "conv.yes", {}, rng.choice(questions)
     if r < 0.5:
-        return rng.choice(_NO), "conv.no", {}, rng.choice(questions)
+        return _yes_no(rng, False), "conv.no", {}, rng.choice(questions)
     if r < 0.7:
         ctx = [rng.choice(["set a timer", "start a timer", "i need a timer", "timer"]),
                rng.choice(["For how long?", "How long should the timer be?", "Sure, for how long?"])]
@@ -964,7 +989,7 @@ def _gen_context(rng):
 
 GENERATORS: dict[str, tuple[Callable, int]] = {
     "timers": (_gen_timer, 3000),
-    "alarms": (_gen_alarm, 900),
+    "alarms": (_gen_alarm, 1500),
     "arithmetic": (_gen_calc, 2200),
     "user_facts": (_gen_user, 2400),
     "clock": (_gen_clock, 1800),
@@ -972,7 +997,7 @@ GENERATORS: dict[str, tuple[Callable, int]] = {
     "conversation": (_gen_conv, 300),
     "help": (_gen_help, 250),
     "cannot": (_gen_cannot, 600),
-    "context": (_gen_context, 1200),
+    "context": (_gen_context, 2000),
 }
 
 
