@@ -87,7 +87,24 @@ def main(argv=None) -> None:
     parser.add_argument("--general-words", type=int, default=None, metavar="N",
                         help="take only the N most frequent Google Books words (default: all 82,765)")
     parser.add_argument("--downloads", default="data/text/downloads", help="where the symspellpy wheel is kept")
+    parser.add_argument("--mix", action="append", default=[], metavar="TEXT:WEIGHT",
+                        help="also build an LM from TEXT (same order, every word kept) and interpolate it with this "
+                             "weight, e.g. data/text/read_train.txt:0.2 for read sentences; repeatable")
     args = parser.parse_args(argv)
+    mixes = []
+    for spec in args.mix:
+        path, _, weight = spec.rpartition(":")
+        try:
+            w = float(weight)
+        except ValueError:
+            parser.error(f"--mix {spec!r}: expected TEXT:WEIGHT")
+        if not path or not 0 < w < 1:
+            parser.error(f"--mix {spec!r}: expected TEXT:WEIGHT with a weight in (0, 1)")
+        if not Path(path).is_file():
+            parser.error(f"--mix {spec!r}: {path} not found")
+        mixes.append((path, w))
+    if sum(w for _, w in mixes) + args.general_english >= 1:
+        parser.error("--mix and --general-english weights must sum to less than 1")
     if not 0 <= args.general_english < 1:
         parser.error("--general-english must be in [0, 1)")
     if args.general_words is not None and args.general_words < 1:
@@ -98,9 +115,15 @@ def main(argv=None) -> None:
     keep = {w for w, c in counts.items() if c >= args.min_count}
     sentences = [" ".join(w if w in keep else "<unk>" for w in s.split()) for s in sentences]
     lm = NGramLM.build(sentences, order=args.order, progress=True)
+    parts, weights = [lm], []
+    for path, w in mixes:
+        parts.append(NGramLM.build(read_sentences([path], None), order=args.order))
+        weights.append(w)
     if args.general_english > 0:
-        general = general_english_lm(Path(args.downloads), args.general_words)
-        lm = NGramLM.interpolate([lm, general], [1.0 - args.general_english, args.general_english])
+        parts.append(general_english_lm(Path(args.downloads), args.general_words))
+        weights.append(args.general_english)
+    if len(parts) > 1:
+        lm = NGramLM.interpolate(parts, [1.0 - sum(weights), *weights])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     lm.save_arpa(out)

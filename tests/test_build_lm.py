@@ -48,9 +48,27 @@ def test_general_english_mix(tmp_path):
     (["--general-english", "1"], "--general-english"),
     (["--general-english", "-0.1"], "--general-english"),
     (["--general-words", "0"], "--general-words"),
+    (["--mix", "nofile.txt:0.2"], "not found"),
+    (["--mix", "t.txt"], "TEXT:WEIGHT"),
+    (["--mix", "t.txt:1.5"], "TEXT:WEIGHT"),
+    (["--mix", "t.txt:0.6", "--general-english", "0.5"], "sum to less than 1"),
 ])
 def test_bad_arguments(tmp_path, capsys, args, message):
     (tmp_path / "t.txt").write_text(TEXT)
+    args = [str(tmp_path / a) if a.startswith("t.txt:") and a != "t.txt:" else a for a in args]
     with pytest.raises(SystemExit):
         build_lm.main([str(tmp_path / "t.txt"), "--out", str(tmp_path / "x.arpa"), *args])
     assert message in capsys.readouterr().err
+
+
+def test_mix_a_read_sentence_text(tmp_path):
+    """--mix TEXT:W adds the words and word order of another text at weight W."""
+    (tmp_path / "t.txt").write_text(TEXT)
+    (tmp_path / "read.txt").write_text("andy likes brown bread\nthe girl likes brown shoes\n")
+    build_lm.main([str(tmp_path / "t.txt"), "--order", "2", "--min-count", "1", "--out", str(tmp_path / "lm.arpa"),
+                   "--mix", f"{tmp_path / 'read.txt'}:0.2"])
+    lm = NGramLM.load_arpa(tmp_path / "lm.arpa")
+    assert "andy" in lm and "lights" in lm
+    text_only = NGramLM.build([line for line in TEXT.splitlines()], order=2)
+    assert lm.score("brown", ("likes",)) > lm.score("lights", ("likes",))
+    assert lm.score("lights", ("the",)) < text_only.score("lights", ("the",))  # the text model keeps 0.8 of the mass

@@ -134,3 +134,22 @@ def test_qabcs_clips_are_labelled_by_file_name(tmp_path, monkeypatch):
                    ("qabcs_en_us", "words", "paper airplane")]
     assert stats["dropped_before_check"] == {"not a single letter": 1}
     assert kidsgames.qabcs_label(Path("a/en/sounds/alpha/Z.ogg")) == ("alpha", "z")
+
+
+def test_read_train_sentences_leave_out_dev_and_test_text_and_arctic_prompts(tmp_path):
+    import json
+
+    from speechdata.text import read_train_sentences
+
+    def write(name, rows):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("train.jsonl", [
+        {"text": "ANDY LIKES BROWN BREAD", "corpus": "speechocean762"},
+        {"text": "WE CALL IT BEAR", "corpus": "speechocean762"},  # the same prompt is read in test
+        {"text": "THE BIG DOG RAN FAST AWAY", "corpus": "speechocean762"},  # shares five words with dev
+        {"text": "AUTHOR OF THE DANGER TRAIL", "corpus": "kathleen"},  # ARCTIC: Gutenberg text
+    ])
+    write("dev.jsonl", [{"text": "SEE THE BIG DOG RAN FAST AWAY NOW", "corpus": "speechocean762"}])
+    write("test.jsonl", [{"text": "WE CALL IT BEAR", "corpus": "speechocean762"}])
+    assert read_train_sentences(tmp_path, lambda t: t.lower()) == ["andy likes brown bread"]

@@ -21,7 +21,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .normalize import get_normalizer, is_clean
 from .numbers import digit_string, number_words, ordinal_words, time_words, year_words
@@ -415,6 +415,34 @@ class EvalFilter:
         return not any(tuple(w[i:i + self.NGRAM]) in self.ngrams for i in range(len(w) - self.NGRAM + 1))
 
 
+# Read sentences of the shared training split that may teach the LM how read speech goes. Kathleen reads
+# CMU ARCTIC prompts (Project Gutenberg text, and the cmu_arctic test speakers read the same prompts), so
+# her transcripts never go in.
+READ_TEXT_CORPORA = ("speechocean762",)
+
+
+def read_train_sentences(shared: Path, normalize: Callable[[str], str],
+                         corpora: Sequence[str] = READ_TEXT_CORPORA) -> list[str]:
+    """Transcripts of ``corpora`` in shared/train.jsonl, minus every sentence of the dev and test
+    manifests and every sentence sharing a 5-word run with them (the corpus reuses some prompts across
+    speakers, so a speaker-disjoint split alone would leak test sentences into the LM)."""
+    held = EvalFilter(None, normalize)
+    for name in ("dev.jsonl", "test.jsonl"):
+        for row in read_jsonl(Path(shared) / name):
+            words = normalize(row.get("text", "")).split()
+            if len(words) >= 2:
+                held.exact.add(" ".join(words))
+            for i in range(len(words) - held.NGRAM + 1):
+                held.ngrams.add(tuple(words[i:i + held.NGRAM]))
+    out = []
+    for row in read_jsonl(Path(shared) / "train.jsonl"):
+        if row.get("corpus") in corpora:
+            t = normalize(row.get("text", ""))
+            if t and is_clean(t) and held.ok(t):
+                out.append(t)
+    return out
+
+
 # ---------------------------------------------------------------- build
 def _clean(lines: Iterable[str], normalize, flt: EvalFilter, max_words: int = 40) -> Iterator[str]:
     for line in lines:
@@ -464,6 +492,9 @@ def build_text(out_text: Path, shared: Path | None, cfg: TextConfig = TextConfig
     lm_lines = list(dict.fromkeys(templates + shorts + chat + general + vocab_lines))
     rng.shuffle(lm_lines)
     write_text_atomic(out_text / "assistant_lm.txt", "\n".join(lm_lines) + "\n")
+    read_lines = read_train_sentences(shared, normalize) if shared is not None else []
+    if read_lines:  # a separate file, so the LM build chooses its weight (scripts/build_lm.py FILE:W)
+        write_text_atomic(out_text / "read_train.txt", "\n".join(read_lines) + "\n")
 
     # TTS prompts from chat/fortunes must be spelled properly (chat text has "im", "niceee"...): every
     # word must be a dictionary word (wamerican) or occur in the templates.
@@ -487,7 +518,7 @@ def build_text(out_text: Path, shared: Path | None, cfg: TextConfig = TextConfig
         src = rng.choices(names, [shares[n] for n in names])[0]
         prompts.append((src, _pick(rng, pools[src])))
     write_text_atomic(out_text / "tts_prompts.tsv", "".join(f"{s}\t{t}\n" for s, t in prompts))
-    stats = {"lm_lines": len(lm_lines), "templates": len(set(templates)), "short": len(set(shorts)),
+    stats = {"lm_lines": len(lm_lines), "read_train": len(read_lines), "templates": len(set(templates)), "short": len(set(shorts)),
              "chat": len(chat), "general": len(general), "vocab": len(vocab_lines), "tts_prompts": len(prompts)}
     log.info("text: %s", stats)
     return stats
