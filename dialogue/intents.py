@@ -19,6 +19,7 @@ where ``intent`` is the action name of the reply ("chat" for a plain-text reply)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -1103,26 +1104,21 @@ def _noisy_copy(pair: dict, rng: random.Random) -> Optional[dict]:
 
 
 # ====================================================================== split
+def _split_point(key: str, seed: int) -> float:
+    """A stable draw in [0, 1) for one normalised prompt."""
+    digest = hashlib.sha1(f"{seed}:{key}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
 def split_by_prompt(pairs: list[dict], fractions=(0.8, 0.05, 0.15), seed: int = 0) -> tuple[list, list, list]:
-    """Per source, whole normalised prompts go to train / valid / test; a prompt in two sources takes the first."""
-    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    owner: dict[str, str] = {}
-    for p in pairs:
-        key = normalize_input(p["prompt"])
-        src = owner.setdefault(key, p["source"])
-        groups[src][key].append(p)
-    rng = random.Random(seed)
+    """Whole normalised prompts go to train / valid / test by a hash of the prompt.
+
+    A prompt's side depends on the prompt alone, so adding, dropping or regenerating other requests
+    never moves it, and a test prompt stays a test prompt in every later build of the data."""
     train, valid, test = [], [], []
-    for src in sorted(groups):
-        keys = sorted(groups[src])
-        rng.shuffle(keys)
-        n = len(keys)
-        n_test = int(round(fractions[2] * n))
-        n_valid = int(round(fractions[1] * n))
-        if n >= 3:
-            n_test, n_valid = max(1, n_test), max(1, n_valid)
-        for i, k in enumerate(keys):
-            (test if i < n_test else valid if i < n_test + n_valid else train).extend(groups[src][k])
+    for p in pairs:
+        u = _split_point(normalize_input(p["prompt"]), seed)
+        (test if u < fractions[2] else valid if u < fractions[2] + fractions[1] else train).append(p)
     return train, valid, test
 
 

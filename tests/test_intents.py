@@ -137,6 +137,19 @@ def test_split_by_prompt_keeps_a_prompt_together():
     assert not {p["prompt"] for p in train} & {p["prompt"] for p in test}
 
 
+def test_split_by_prompt_is_stable_when_other_requests_change():
+    """New or regenerated requests never move an existing prompt to another side of the split."""
+    def sides(pairs):
+        train, valid, test = split_by_prompt(pairs, seed=0)
+        return {p["prompt"]: name for name, part in (("train", train), ("valid", valid), ("test", test)) for p in part}
+
+    base = [{"prompt": f"request {i}", "reply": "x", "context": [], "source": "s", "intent": "chat"} for i in range(600)]
+    more = base[::2] + [{**base[0], "prompt": f"other {i}"} for i in range(900)]
+    before, after = sides(base), sides(more)
+    assert all(after[k] == v for k, v in before.items() if k in after)
+    assert 0.1 < sum(v == "test" for v in before.values()) / len(before) < 0.2
+
+
 def test_noise_never_breaks_a_copy():
     rng = random.Random(0)
     pairs = generated_pairs(seed=2, scale=0.05)
