@@ -27,6 +27,7 @@ from speechdata.util import ensure_tools, write_text_atomic  # noqa: E402
 
 log = logging.getLogger("prepare_speech_data")
 KIDS_GAMES = ("ktuberling", "klettres", "tuxpaint", "warzone", "qabcs")  # speechdata.kidsgames.build_<name>
+FOUND_WORDS = KIDS_GAMES[:4]  # joined into found_words.jsonl
 STAGES = ("real", "text", "synth", "asterisk", "fotaq", "drascula", *KIDS_GAMES, "bass", "toolkit", "wordcuts")
 CUT_SOURCES = ("real_train", "asterisk", "fotaq", "bass")  # training manifests the wordcuts stage cuts words from
 ENGINES = ("espeak-ng", "flite", "festival")
@@ -123,6 +124,19 @@ def write_ready(out: Path, synth_summary: dict | None, ready_hours: float) -> bo
     return True
 
 
+def join_found_words(out: Path) -> int | None:
+    """Write out/found_words.jsonl, the children's-game words test set: the four sources' manifests in
+    one (qabcs stays apart). Returns its row count, or None while a source is missing."""
+    from speechdata.util import write_jsonl_atomic
+
+    found = [out / f"{kid}.jsonl" for kid in FOUND_WORDS]
+    if not all(f.is_file() for f in found):
+        return None
+    rows = [json.loads(line) for f in found for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    write_jsonl_atomic(out / "found_words.jsonl", rows)
+    return len(rows)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -156,6 +170,10 @@ def main(argv=None) -> int:
             from speechdata import kidsgames
             info[kid] = getattr(kidsgames, f"build_{kid}")(args.out, args.out / "downloads",
                                                            args.out.parent / "tools")
+    if any(kid in args.stage_list for kid in FOUND_WORDS):
+        joined = join_found_words(args.out)
+        if joined is not None:
+            info["found_words"] = {"utterances": joined}
     if "toolkit" in args.stage_list:   # evaluation only: transcribed clips of PocketSphinx's test data
         from speechdata.toolkit import build_toolkit
         info["toolkit"] = build_toolkit(args.out, args.out / "downloads")

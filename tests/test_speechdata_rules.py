@@ -153,3 +153,20 @@ def test_read_train_sentences_leave_out_dev_and_test_text_and_arctic_prompts(tmp
     write("dev.jsonl", [{"text": "SEE THE BIG DOG RAN FAST AWAY NOW", "corpus": "speechocean762"}])
     write("test.jsonl", [{"text": "WE CALL IT BEAR", "corpus": "speechocean762"}])
     assert read_train_sentences(tmp_path, lambda t: t.lower()) == ["andy likes brown bread"]
+
+
+def test_found_words_joins_the_four_game_manifests_once_all_exist(tmp_path):
+    import importlib.util
+    import json
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "prepare_speech_data.py"
+    spec = importlib.util.spec_from_file_location("prepare_speech_data", path)
+    prep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prep)
+    for i, kid in enumerate(prep.FOUND_WORDS[:3]):
+        (tmp_path / f"{kid}.jsonl").write_text(json.dumps({"audio": f"{kid}.flac", "text": "ball", "duration": 1}) + "\n")
+    assert prep.join_found_words(tmp_path) is None and not (tmp_path / "found_words.jsonl").exists()
+    (tmp_path / f"{prep.FOUND_WORDS[3]}.jsonl").write_text("")
+    assert prep.join_found_words(tmp_path) == 3
+    rows = (tmp_path / "found_words.jsonl").read_text().splitlines()
+    assert [json.loads(r)["audio"] for r in rows] == [f"{k}.flac" for k in prep.FOUND_WORDS[:3]]
