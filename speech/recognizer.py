@@ -100,7 +100,8 @@ def _read_checkpoint(source: str | os.PathLike) -> tuple[dict, Path]:
 
 # What a checkpoint may store for `Recognizer.load` to use (explicit arguments win): the decoder's
 # numbers, and `quantize` (True/False), which the shipped model sets.
-DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "unk_penalty", "phrase_margin", "end_pad", "quantize")
+DECODING_SETTINGS = ("beam_size", "lm_weight", "word_bonus", "unk_penalty", "phrase_margin", "end_pad", "quantize",
+                     "min_confidence")
 MAX_END_PAD = 2.0  # seconds; more only costs time
 END_PAD_LEVEL = 1e-4  # RMS of the end pad: -80 dBFS, the quietest room tone training pads clips with
 
@@ -170,6 +171,11 @@ class Recognizer:
     never come out ("seven" -> "see"); the pad gives the model the frames to emit them. Word times
     stay within the real audio.
 
+    min_confidence: a final transcript less confident than this (`Transcript.confidence`, 0-1: the mean
+    posterior of its characters times, in beam search, its share of the final beam) comes out empty,
+    with the hypotheses as its alternatives: the model's guess at a word in loud noise or clipping is
+    thousands of times less confident than anything it says on speech. 0 keeps every transcript.
+
     quantize: run the acoustic model's LSTM and linear layers with int8 weights (PyTorch dynamic
     quantization, one scale per weight row; activations stay float). Streaming one utterance is
     memory-bound, reading every weight for each 30 ms frame, so a quarter of the bytes makes the
@@ -200,6 +206,7 @@ class Recognizer:
         end_pad: float = 0.15,
         metrics: dict | None = None,
         quantize: bool = False,
+        min_confidence: float = 0.0,
     ):
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
@@ -210,6 +217,9 @@ class Recognizer:
         _check_end_pad(end_pad)
         if not isinstance(quantize, bool):
             raise ValueError(f"quantize must be True or False, got {quantize!r}")
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) \
+                or not 0.0 <= min_confidence < 1.0:
+            raise ValueError(f"min_confidence must be a number from 0 up to (not including) 1, got {min_confidence!r}")
         if model.config.vocab_size != len(alphabet):
             raise ValueError(f"model outputs {model.config.vocab_size} symbols but the alphabet has {len(alphabet)}")
         self.quantize = quantize
@@ -227,6 +237,7 @@ class Recognizer:
         self.n_best = n_best
         self.phrase_margin = phrase_margin
         self.end_pad = float(end_pad)
+        self.min_confidence = float(min_confidence)
         self.metrics = dict(metrics or {})
         self._extractor = FeatureExtractor(self.features)
 
@@ -337,6 +348,8 @@ class Recognizer:
         if not hyps:
             return Transcript("", 0.0, duration=duration)
         best, shift = hyps[0], self.frame_shift
+        if best.text and best.confidence < self.min_confidence:  # a guess in noise, not speech: say nothing
+            return Transcript("", 0.0, [], [Alternative(h.text, float(h.confidence)) for h in hyps], duration)
         words = [  # a word the end pad let out still ends within the audio
             Word(w.word, min(w.start_frame * shift, duration), min((w.end_frame + 1) * shift, duration),
                  float(w.confidence)) for w in best.words

@@ -299,3 +299,25 @@ def test_deferred_search_gives_the_same_finals_with_greedy_partials():
     only_greedy = Recognizer.load("en", beam_size=1, lm=None)
     only_greedy.lm = None
     assert not only_greedy.stream(defer_search=True).deferred  # nothing to defer
+
+
+def test_min_confidence_empties_a_guess_and_is_stored_with_the_model(tmp_path):
+    rec = make_recognizer(beam_size=4)
+    audio = noise()
+    guess = rec.transcribe(audio)
+    assert guess.text  # the untrained model "hears" letters in loud noise
+    strict = make_recognizer(beam_size=4, min_confidence=min(0.999, guess.confidence + 1e-3))
+    rejected = strict.transcribe(audio)
+    assert rejected.text == "" and rejected.words == [] and rejected.confidence == 0.0
+    assert rejected.alternatives[0].text == guess.text  # what it heard stays inspectable
+    stream = strict.stream()
+    stream.feed(audio)
+    assert stream.finish().text == ""
+    lenient = make_recognizer(beam_size=4, min_confidence=max(0.0, guess.confidence - 1e-3))
+    assert lenient.transcribe(audio).text == guess.text
+    path = tmp_path / "m.pt"
+    strict.save(path)
+    assert Recognizer.load(path, lm=None).min_confidence == strict.min_confidence
+    for bad in (-0.1, 1.0, "0.5", True):
+        with pytest.raises(ValueError, match="min_confidence"):
+            make_recognizer(min_confidence=bad)
