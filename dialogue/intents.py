@@ -1110,14 +1110,30 @@ def _split_point(key: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def split_by_prompt(pairs: list[dict], fractions=(0.8, 0.05, 0.15), seed: int = 0) -> tuple[list, list, list]:
+# The requests a new user tries first (the README's transcript, the help text): always trained on, never
+# held out, since a miss on one of these is what users meet first. The held-out sets test other phrasings.
+CORE_REQUESTS = frozenset({
+    "what can you do", "what time is it", "who are you", "what is the date today", "what day is it",
+    "set a timer for five minutes", "set a timer for ten minutes", "what is two plus three",
+    "what is seventeen times four", "my name is anna", "what is my name", "what is the weather like",
+    "tell me a joke", "say that again", "stop", "help",
+})
+
+
+def split_by_prompt(pairs: list[dict], fractions=(0.8, 0.05, 0.15), seed: int = 0,
+                    always_train: frozenset = CORE_REQUESTS) -> tuple[list, list, list]:
     """Whole normalised prompts go to train / valid / test by a hash of the prompt.
 
     A prompt's side depends on the prompt alone, so adding, dropping or regenerating other requests
-    never moves it, and a test prompt stays a test prompt in every later build of the data."""
+    never moves it, and a test prompt stays a test prompt in every later build of the data. Prompts in
+    ``always_train`` go to training."""
     train, valid, test = [], [], []
     for p in pairs:
-        u = _split_point(normalize_input(p["prompt"]), seed)
+        key = normalize_input(p["prompt"])
+        if key in always_train:
+            train.append(p)
+            continue
+        u = _split_point(key, seed)
         (test if u < fractions[2] else valid if u < fractions[2] + fractions[1] else train).append(p)
     return train, valid, test
 

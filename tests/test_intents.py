@@ -8,7 +8,7 @@ import pytest
 from dialogue.actions import ACTIONS, parse_action
 from dialogue.intents import (CHAT_INTENTS, FACTS, TOPICS, build_action_pairs, copy_violations, generated_pairs,
                               hwu64_pairs, hwu64_target, noisy_test, number_words, read_hwu64, speechify,
-                              split_by_prompt, value_is_copied)
+                              split_by_prompt, value_is_copied, CORE_REQUESTS)
 from dialogue.text import normalize_input
 
 # one or more rows per HWU64 intent, shaped like ../shared/data/dialogue/hwu64/hwu64.jsonl
@@ -230,3 +230,11 @@ def test_value_is_copied():
     assert value_is_copied("turn on the lights", "topic", "smart home")
     assert value_is_copied("cancel every timer", "which", "all")
     assert not value_is_copied("call me bob", "value", "rob")
+
+
+def test_core_requests_are_always_trained_on():
+    pairs = [{"prompt": p, "reply": "x", "context": [], "source": "s", "intent": "chat"} for p in sorted(CORE_REQUESTS)]
+    pairs += [{"prompt": f"filler {i}", "reply": "x", "context": [], "source": "s", "intent": "chat"} for i in range(300)]
+    train, valid, test = split_by_prompt(pairs, seed=0)
+    held = {p["prompt"] for p in valid + test}
+    assert held and not held & CORE_REQUESTS
