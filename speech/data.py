@@ -363,7 +363,10 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def _my_batches(self) -> list[list[int]]:
-        batches = self.all_batches()
+        return self._shard(self.all_batches())
+
+    def _shard(self, batches: list[list]) -> list[list]:
+        """This rank's share of the epoch's batches (padded by repeats so every rank runs as many)."""
         if self.num_replicas > 1 and batches:
             per_rank = math.ceil(len(batches) / self.num_replicas)
             total = per_rank * self.num_replicas
@@ -372,10 +375,11 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list]:
-        batches = self._my_batches()
+        batches = self.all_batches()
         if self.tag_epoch:
             # the k-th repeat of an item in this epoch is tagged (epoch, i, k), so it is augmented anew;
-            # counted from the epoch's first batch, so a resumed epoch tags the same way
+            # counted over all ranks' batches from the epoch's first, so neither the rank nor a resume
+            # changes a tag
             seen: dict[int, int] = {}
             tagged = []
             for b in batches:
@@ -385,8 +389,8 @@ class BucketBatchSampler(Sampler[list[int]]):
                     seen[i] = k + 1
                     row.append((self.epoch, i, k) if k else (self.epoch, i))
                 tagged.append(row)
-            return iter(tagged[self.start_batch:])
-        return iter(batches[self.start_batch:])
+            batches = tagged
+        return iter(self._shard(batches)[self.start_batch:])
 
     def __len__(self) -> int:
         return max(0, len(self._my_batches()) - self.start_batch)

@@ -272,3 +272,15 @@ def test_repeats_of_an_item_in_one_epoch_are_augmented_apart(tmp_path):
     assert len(batches) >= 3
     sampler.set_epoch(0, start_batch=1)
     assert list(sampler) == batches[1:]
+
+
+def test_repeat_tags_are_counted_over_all_ranks():
+    """Two ranks never both see copy 0 of one up-weighted item in an epoch."""
+    durations = [1.0] * 6
+    tags = []
+    for rank in (0, 1):
+        s = BucketBatchSampler(durations, 2.0, weights=[4.0] + [1.0] * 5, seed=3, num_replicas=2, rank=rank,
+                               tag_epoch=True)
+        s.set_epoch(0)
+        tags += [k for b in s for k in b if k[1] == 0]
+    assert sorted(set(tags)) == [(0, 0), (0, 0, 1), (0, 0, 2), (0, 0, 3)]
