@@ -305,8 +305,10 @@ def train(config: TrainConfig) -> Path:
 
     train_ex = encode_pairs(train_pairs, tok, cfg, cfg.context_augment, cfg.seed)
     valid_ex = encode_pairs(valid_pairs, tok, cfg, 0.0, cfg.seed)
-    teacher = _load_teacher(cfg.distill_from, tok, device) if cfg.distill_from else None
-    is_chat = torch.tensor([not is_action(p["reply"]) for p in train_pairs])
+    teacher, is_chat = None, None
+    if cfg.distill_from:
+        teacher = _load_teacher(cfg.distill_from, tok, device)
+        is_chat = torch.tensor([not is_action(p["reply"]) for p in train_pairs])
 
     model = Seq2Seq(mcfg).to(device)
     if resume_ckpt is not None:

@@ -103,12 +103,12 @@ def main(argv=None) -> None:
         if not Path(path).is_file():
             parser.error(f"--mix {spec!r}: {path} not found")
         mixes.append((path, w))
-    if sum(w for _, w in mixes) + args.general_english >= 1:
-        parser.error("--mix and --general-english weights must sum to less than 1")
     if not 0 <= args.general_english < 1:
         parser.error("--general-english must be in [0, 1)")
     if args.general_words is not None and args.general_words < 1:
         parser.error("--general-words must be >= 1")
+    if sum(w for _, w in mixes) + args.general_english >= 1:
+        parser.error("--mix and --general-english weights must sum to less than 1")
 
     sentences = read_sentences(args.texts, args.max_lines)
     counts = collections.Counter(w for s in sentences for w in s.split())

@@ -397,16 +397,20 @@ class EvalFilter:
             return
         for mf in sorted(Path(shared).glob("*.jsonl")):
             for row in read_jsonl(mf):
-                t = normalize(row.get("text", ""))
-                words = t.split()
+                words = normalize(row.get("text", "")).split()
                 # Short commands (yes, stop, computer...) are exactly what the assistant must learn; the
                 # rule is about read sentences, so only multi-word transcripts are banned outright.
-                if len(words) >= 3:
-                    self.exact.add(t)
-                if row.get("corpus") in ("kathleen", "cmu_arctic") or len(words) >= 6:
-                    for i in range(len(words) - self.NGRAM + 1):
-                        self.ngrams.add(tuple(words[i:i + self.NGRAM]))
+                self.ban(words, exact=len(words) >= 3,
+                         ngrams=row.get("corpus") in ("kathleen", "cmu_arctic") or len(words) >= 6)
         log.info("evaluation filter: %d banned transcripts, %d banned %d-grams", len(self.exact), len(self.ngrams), self.NGRAM)
+
+    def ban(self, words: list[str], exact: bool = True, ngrams: bool = True) -> None:
+        """Reject this (normalised, split) text itself and/or every text sharing a 5-word run with it."""
+        if exact:
+            self.exact.add(" ".join(words))
+        if ngrams:
+            for i in range(len(words) - self.NGRAM + 1):
+                self.ngrams.add(tuple(words[i:i + self.NGRAM]))
 
     def ok(self, text: str) -> bool:
         if text in self.exact:
@@ -430,10 +434,7 @@ def read_train_sentences(shared: Path, normalize: Callable[[str], str],
     for name in ("dev.jsonl", "test.jsonl"):
         for row in read_jsonl(Path(shared) / name):
             words = normalize(row.get("text", "")).split()
-            if len(words) >= 2:
-                held.exact.add(" ".join(words))
-            for i in range(len(words) - held.NGRAM + 1):
-                held.ngrams.add(tuple(words[i:i + held.NGRAM]))
+            held.ban(words, exact=len(words) >= 2)
     out = []
     for row in read_jsonl(Path(shared) / "train.jsonl"):
         if row.get("corpus") in corpora:
