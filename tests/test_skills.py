@@ -225,6 +225,10 @@ def test_due_hands_each_timer_out_once_across_two_stores(tmp_path, clock):
     ("<alarm.set> <label> call mom", "When should I remind you to call mom?"),
     ("<alarm.set> <time> purple", 'Sorry, I didn\'t catch the time "purple". What time should it be?'),
     ("<alarm.set> <time> six pm <date> yesterday", "That time has already passed. When should it be?"),
+    # the date's part of the day settles an hour said without am or pm
+    ("<alarm.set> <time> six <date> tomorrow morning", "Alarm set for 6:00 AM tomorrow."),
+    ("<alarm.set> <time> eight <date> friday evening", "Alarm set for 8:00 PM on Friday."),
+    ("<alarm.set> <time> seven am <date> tomorrows", "Alarm set for 7:00 AM tomorrow."),
     ("<alarm.list>", "You have no alarms or reminders set."),
     ("<alarm.cancel>", "You have no alarms to cancel."),
 ])

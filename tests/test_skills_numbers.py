@@ -81,6 +81,10 @@ DATES = [
     ("thanksgiving", dt.date(2027, 11, 25)), ("christmas 2030", dt.date(2030, 12, 25)),
     ("march twenty first twenty twenty eight", dt.date(2028, 3, 21)), ("2027-01-02", dt.date(2027, 1, 2)),
     ("february thirtieth", None), ("banana", None), ("five", None),
+    # a part of the day or a possessive does not change the day
+    ("tomorrow morning", dt.date(2026, 12, 8)), ("tomorrows", dt.date(2026, 12, 8)),
+    ("friday in the evening", dt.date(2026, 12, 11)), ("next monday night", dt.date(2026, 12, 14)),
+    ("tonight", TODAY), ("morning", None),
 ]
 
 

@@ -7,11 +7,12 @@ A date without a year is its next occurrence (today counts), as people mean it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from .numbers import take_number, words
 
-__all__ = ["SpokenDate", "parse_date", "format_date", "MONTHS", "WEEKDAYS"]
+__all__ = ["SpokenDate", "parse_date", "format_date", "day_part", "MONTHS", "WEEKDAYS"]
 
 MONTHS = {"january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
           "september": 9, "october": 10, "november": 11, "december": 12, "jan": 1, "feb": 2, "mar": 3,
@@ -119,12 +120,25 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
         return None
 
 
+# "tomorrow morning", "friday in the evening", "monday night": the day is the date, the part hints at the hour
+_DAY_PART = re.compile(r"\b(?:in the |this |at |on )?(morning|afternoon|evening|night)s?\b")
+_POSSESSIVE = {"tomorrows": "tomorrow", "todays": "today", "tonights": "tonight", "yesterdays": "yesterday"}
+
+
+def day_part(text: str | None) -> str | None:
+    """"morning", "afternoon", "evening" or "night" when a date phrase names a part of the day."""
+    m = _DAY_PART.search(" ".join(words(text or "")))
+    return m.group(1) if m else None
+
+
 def parse_date(text: str, today: dt.date) -> SpokenDate | None:
     """The date a phrase names, relative to `today`; None when it names none."""
     iso = _iso(text)
     if iso:
         return SpokenDate(iso, format_date(iso, weekday=False))
-    phrase = " ".join(words(text))
+    phrase = " ".join(_POSSESSIVE.get(w, w) for w in words(text))
+    phrase = _DAY_PART.sub(" ", phrase).strip()
+    text = phrase
     for key in sorted(HOLIDAYS, key=len, reverse=True):
         if key in phrase:
             name, make = HOLIDAYS[key]

@@ -15,7 +15,7 @@ from typing import Any
 from dialogue.actions import Action
 
 from .base import Env, FiredTimer, SkillContext, SkillResult
-from .dates import format_date, parse_date
+from .dates import day_part, format_date, parse_date
 from .numbers import format_clock, format_duration, parse_duration, parse_time_of_day, words
 
 __all__ = ["HANDLERS", "DESCRIPTION", "due", "undelivered", "mark_delivered", "fired_event"]
@@ -250,6 +250,9 @@ def _alarm_due(env: Env, time_text: str, date_text: str | None) -> float | str:
         return env.clock() + relative
     if tod is None:
         return f"Sorry, I didn't catch the time \"{time_text.strip()}\". What time should it be?"
+    part = day_part(date_text)
+    if not tod.certain and part:  # "six" "tomorrow morning": the date's part of the day settles am or pm
+        tod = parse_time_of_day(f"{time_text} {'at night' if part == 'night' else 'in the ' + part}") or tod
     if date_text:
         spoken = parse_date(date_text, now.date())
         if spoken is None:
