@@ -182,12 +182,43 @@ def _clean_hwu_text(text: str) -> str:
     return " ".join(words)
 
 
+# HWU64's annotators often cut a time or a date short of words the skills need: "six [in the morning]",
+# "two hours [from now]", "[next] friday". A value is widened over such words where they touch it, so
+# that every reference keeps what says am or pm, and a model is not taught to cut them.
+_TIME_TAILS = (("in", "the", "morning"), ("in", "the", "afternoon"), ("in", "the", "evening"), ("at", "night"),
+               ("tonight",), ("am",), ("pm",), ("oclock",), ("o'clock",), ("from", "now"))
+_DATE_HEADS = (("next",), ("this",), ("coming",), ("this", "coming"))
+_DATE_TAILS = (("morning",), ("afternoon",), ("evening",), ("night",))
+
+
+def _widen(words: list[str], value: str, heads=(), tails=()) -> str:
+    """`value` (a word span of `words`) grown over one of `heads` just before it and `tails` just after it."""
+    vw = value.split()
+    i = _find_span(words, vw)
+    if i < 0:
+        return value
+    j = i + len(vw)
+    for head in sorted(heads, key=len, reverse=True):
+        if i >= len(head) and tuple(words[i - len(head):i]) == head and not set(head) & set(vw):
+            i -= len(head)
+            break
+    for tail in sorted(tails, key=len, reverse=True):
+        if tuple(words[j:j + len(tail)]) == tail and not set(tail) & set(vw):
+            j += len(tail)
+            break
+    return " ".join(words[i:j])
+
+
 def _slots(row: dict, words: list[str]) -> dict[str, list[str]]:
     """slot name -> normalised values that are word spans of the normalised text (in order)."""
     out: dict[str, list[str]] = defaultdict(list)
     for s in row.get("slots") or []:
         value = _clean_hwu_text(s.get("value", ""))
         if value and _find_span(words, value.split()) >= 0:
+            if s["slot"] == "time":
+                value = _widen(words, value, tails=_TIME_TAILS)
+            elif s["slot"] == "date":
+                value = _widen(words, value, heads=_DATE_HEADS, tails=_DATE_TAILS)
             out[s["slot"]].append(value)
     return out
 
@@ -525,7 +556,8 @@ def _a_time(rng: random.Random) -> str:
         base = f"{hw} oh {number_words(m)}"
     else:
         base = f"{hw} {number_words(m)}"
-    suffix = rng.choice(["", " am", " pm", " in the morning", " at night", " pm", " am"])
+    suffix = rng.choice(["", " am", " pm", " in the morning", " at night", " pm", " am", " in the afternoon",
+                         " in the evening"])
     if "o'clock" in base and suffix in (" am", " pm"):
         suffix = ""
     return base + suffix
@@ -657,10 +689,24 @@ def _gen_alarm(rng):
     if r < 0.87:
         return _pick(rng, ["what alarms do i have", "show my alarms", "list my alarms", "which alarms are set",
                            "do i have any alarms", "what reminders do i have", "when is my alarm"]), "alarm.list", {}, []
-    if rng.random() < 0.5:
-        return _pick(rng, ["cancel my alarm", "turn off the alarm", "delete my alarm", "remove the alarm"]), "alarm.cancel", {}, []
-    p = _pick(rng, [f"cancel the alarm for {t}", f"delete my {t} alarm", f"turn off the alarm at {t}"])
-    return p, "alarm.cancel", {"time": t}, []
+    r = rng.random()
+    if r < 0.35:
+        return _pick(rng, ["cancel my alarm", "turn off the alarm", "delete my alarm", "remove the alarm",
+                           "i don't need the alarm anymore", "get rid of my alarm", "take away the alarm",
+                           "switch off my alarm", "i no longer need an alarm", "please remove my alarm",
+                           "delete the alarm i set"]), "alarm.cancel", {}, []
+    # cancelling names a time, a day or both: none of them may turn the request into a new alarm
+    cancel = ["cancel the alarm for {}", "delete my {} alarm", "turn off the alarm at {}",
+              "i no longer need the {} alarm", "take away my alarm for {}", "remove my alarm for {}",
+              "get rid of the {} alarm", "i don't need the alarm at {} anymore", "switch off the {} alarm",
+              "please delete the alarm set for {}", "no more alarm at {}"]
+    if r < 0.75:
+        return _pick(rng, cancel).format(t), "alarm.cancel", {"time": t}, []
+    if r < 0.85:
+        return _pick(rng, cancel).format(d), "alarm.cancel", {"date": d}, []
+    p = _pick(rng, [f"cancel the alarm for {d} at {t}", f"delete my alarm for {t} {d}", f"remove the {t} alarm on {d}",
+                    f"take away my alarm for {d} at {t}", f"i no longer need the alarm {d} at {t}"])
+    return p, "alarm.cancel", {"time": t, "date": d}, []
 
 
 _UNIT_PAIRS = [("miles", "kilometres"), ("kilometres", "miles"), ("kilometers", "miles"), ("pounds", "kilograms"),

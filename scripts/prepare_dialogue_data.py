@@ -5,7 +5,8 @@ Example:
         --extra ../shared/data/dialogue --actions ../shared/data/dialogue/hwu64
 
 With --actions (or --actions-generated-only) the action-markup pairs of dialogue.intents join train.jsonl
-and valid.jsonl, and their held-out requests go to actions_test.jsonl and actions_test_noisy.jsonl.
+and valid.jsonl (their validation requests alone also to valid_actions.jsonl), and their held-out requests go
+to actions_test.jsonl and actions_test_noisy.jsonl.
 """
 
 import argparse
@@ -41,6 +42,7 @@ def main(argv=None):
     if args.actions is not None or args.actions_generated_only:
         hwu64 = None if args.actions_generated_only else args.actions
         action_pairs = build_action_pairs(hwu64, seed=args.seed, scale=args.actions_scale)
+        write_jsonl(action_pairs[1], args.out / "valid_actions.jsonl")  # for choosing checkpoints
         write_jsonl(action_pairs[2], args.out / "actions_test.jsonl")
         write_jsonl(noisy_test(action_pairs[2], args.seed, action_pairs[0]), args.out / "actions_test_noisy.jsonl")
     prepare(

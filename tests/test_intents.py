@@ -213,6 +213,21 @@ def test_hwu64_mapping_covers_every_intent(hwu_file):
     assert hwu64_target({"text": "calculate two plus 29", "intent": "qa_maths", "slots": []})[0] is None
 
 
+@pytest.mark.parametrize("text,slots,reply", [
+    ("set an alarm for tomorrow at six in the morning", [("time", "six"), ("date", "tomorrow")],
+     "<alarm.set> <time> six in the morning <date> tomorrow"),
+    ("set an alarm for one hour from now", [("time", "one hour")], "<alarm.set> <time> one hour from now"),
+    ("wake me at eight am next saturday", [("time", "eight am"), ("date", "saturday")],
+     "<alarm.set> <time> eight am <date> next saturday"),
+    ("remove my alarm for tomorrow morning", [("date", "tomorrow")], "<alarm.cancel> <date> tomorrow morning"),
+    ("set an alarm for six pm", [("time", "six pm")], "<alarm.set> <time> six pm"),  # already whole
+])
+def test_hwu64_times_and_dates_keep_the_words_that_say_when(text, slots, reply):
+    intent = "alarm_remove" if text.startswith("remove") else "alarm_set"
+    row = {"text": text, "intent": intent, "slots": [{"slot": k, "value": v} for k, v in slots]}
+    assert hwu64_target(row)[0] == reply
+
+
 def test_read_hwu64_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_hwu64(tmp_path / "missing")
