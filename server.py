@@ -11,7 +11,8 @@ Threads: the asyncio event loop only moves bytes. All model work happens in one 
 thread that, each tick, takes the queued audio of every session and recognises it with one
 batched `Recognizer.feed_many` call (so throughput grows with load), runs the control messages
 in order, and advances every streaming reply by one piece. Partials are greedy; the beam search
-(+ LM) of each utterance runs in a second thread (`SearchThread`) beside the acoustic step and is
+(+ LM) of each utterance runs beside the acoustic step, in a child process (`--search-process`, the
+default of the command: `speech.search_process`) or in a second thread (`SearchThread`), and is
 completed by the worker at the end of the utterance. Events come back to the loop with
 `call_soon_threadsafe` and go out through a bounded per-connection queue, so a slow client only
 slows itself.
@@ -89,6 +90,9 @@ class ServerOptions:
     admit_max_lag: float = 0.2
     admit_min_sessions: int = 4  # below this many sessions the utilization check admits (its (n+1)/n is noise)
     reply_processes: int = 0  # child processes that generate replies (assistant.reply_process); 0: in this process
+    # the beam search (+ LM) of greedy-partial utterances in a child process (speech.search_process) instead
+    # of the search thread, which shares this process's GIL with the worker and the event loop
+    search_process: bool = False
 
 
 # ---- metrics -------------------------------------------------------------------------------
@@ -701,8 +705,9 @@ class AssistantServer:
         self.metrics.gauge("assistant_max_sessions", "Configured session limit.", lambda: self.config.max_sessions)
         self.metrics.gauge("assistant_worker_utilization", "Busy fraction of the model worker with recognition, last seconds.",
                            self.worker.load.utilization)
-        self.metrics.gauge("assistant_search_utilization", "Busy fraction of the beam search thread, last seconds.",
-                           self.search.load.utilization)
+        self.metrics.gauge("assistant_search_utilization",
+                           "Busy fraction of the beam search (thread or process, the busier), last seconds.",
+                           lambda: self.load()["search_utilization"])
         self.metrics.gauge("assistant_audio_lag_seconds", "Longest recent wait of audio for recognition.",
                            lambda: self.load()["audio_lag_seconds"])
 
@@ -745,6 +750,11 @@ class AssistantServer:
             self._local_responder = self.assistant.responder
             self.assistant.responder = await asyncio.to_thread(RemoteResponder, self.assistant.responder,
                                                                self.options.reply_processes)
+        if self.options.search_process and self.config.greedy_partials:
+            recognizer = self.assistant.recognizer
+            if await asyncio.to_thread(recognizer.start_search_process):
+                self.assistant.search_later = self._search_later
+                log.info("beam search in a child process (pid %d)", recognizer.search_process._proc.pid)
         await asyncio.to_thread(self._warm_up)
         self.worker.start()
         self.search.start()
@@ -805,6 +815,8 @@ class AssistantServer:
             remote, self.assistant.responder = self.assistant.responder, self._local_responder
             await asyncio.to_thread(remote.close)
         self.assistant.search_later = None
+        if self.options.search_process:
+            await asyncio.to_thread(self.assistant.recognizer.stop_search_process)
         self.assistant.close()
         log.info("stopped")
 
@@ -901,11 +913,22 @@ class AssistantServer:
 
     # -- websocket --
 
+    def _search_later(self, stream: Any) -> None:
+        """Where an utterance's new frames go for the beam search: the search process when the stream
+        uses it (sending is cheap), else the search thread (a stream started after the process failed)."""
+        if stream.searched_remotely:
+            stream.decode_pending()
+        else:
+            self.search.submit(stream)
+
     def load(self) -> dict[str, float]:
         """What the admission check reads: the model threads' busy fractions and how late audio is."""
+        process = self.assistant.recognizer.search_process if self.options.search_process else None
+        search_busy = max(self.search.load.utilization(), process.utilization() if process else 0.0)
+        search_lag = max(self.search.lag(), process.lag() if process else 0.0)
         return {"worker_utilization": round(self.worker.load.utilization(), 3),
-                "search_utilization": round(self.search.load.utilization(), 3),
-                "audio_lag_seconds": round(max(self.worker.recent_lag(), self.search.lag()), 3)}
+                "search_utilization": round(search_busy, 3),
+                "audio_lag_seconds": round(max(self.worker.recent_lag(), search_lag), 3)}
 
     def refusal(self) -> str | None:
         """Why a new session would be refused now (`busy`), or None to admit it."""
@@ -1159,6 +1182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reply-processes", type=int, default=1,
                    help="child processes that generate replies, beside recognition on another core "
                         "(default %(default)s; 0: in the server's process)")
+    p.add_argument("--search-process", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the beam search (+ LM) in a child process, on another core than the acoustic model "
+                        "and the event loop (default: on)")
     p.add_argument("--no-batching", dest="batching", action="store_false",
                    help="recognise each session's audio with its own model call instead of one batched step per "
                         "tick (for comparison in bench/load_test.py)")
@@ -1218,7 +1244,8 @@ def main(argv: list[str] | None = None) -> int:
                             origins=tuple(o.strip() for o in args.origins.split(",") if o.strip()),
                             max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst,
                             batching=args.batching, admit_utilization=args.admit_utilization,
-                            admit_max_lag=args.admit_max_lag, reply_processes=args.reply_processes)
+                            admit_max_lag=args.admit_max_lag, reply_processes=args.reply_processes,
+                            search_process=args.search_process)
     try:
         return asyncio.run(_serve(assistant, options))
     except DatabaseDamaged as exc:

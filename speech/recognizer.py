@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -22,6 +23,7 @@ from .decoder import BeamSearchDecoder, BeamSearchStream, GreedyDecoder, Hypothe
 from .features import FeatureConfig, FeatureExtractor, StreamingFeaturizer, feed_many as _feed_features
 from .lm import NGramLM
 from .model import AcousticConfig, AcousticModel
+from .search_process import SearchProcess, SearchUnavailable
 from .vocab import Alphabet, normalize_text
 
 __all__ = ["Recognizer", "RecognitionStream", "Transcript", "Word", "Alternative", "Partial", "available_models"]
@@ -240,6 +242,8 @@ class Recognizer:
         self.min_confidence = float(min_confidence)
         self.metrics = dict(metrics or {})
         self._extractor = FeatureExtractor(self.features)
+        self._search = None  # a SearchProcess for deferred streams' beam search (start_search_process)
+        self._search_key = None
 
     @property
     def model(self) -> AcousticModel:
@@ -316,6 +320,35 @@ class Recognizer:
         torch.save(ckpt, tmp)
         os.replace(tmp, path)
         return path
+
+    # ------------------------------------------------------------------ the search process
+    def _search_settings(self) -> tuple:
+        return (self.beam_size, id(self.lm), self.lm_weight, self.word_bonus, self.unk_penalty, self.hotword_boost,
+                self.n_best)
+
+    def start_search_process(self) -> bool:
+        """Run the beam search of `defer_search` streams in a child process (`speech.search_process`),
+        so it uses another core than the acoustic model and the caller's Python. The decoder settings
+        are copied now: a stream started after they change searches in this process again. False (and
+        nothing started) when this recognizer has no beam search (greedy, no LM, no hot words)."""
+        if self._search is not None and self._search.alive:
+            return True
+        decoder = self._decoder(None)
+        if not isinstance(decoder, BeamSearchDecoder):
+            return False
+        self._search, self._search_key = SearchProcess(decoder), self._search_settings()
+        return True
+
+    def stop_search_process(self) -> None:
+        """Stop the search process; streams it still holds finish from the frames they kept."""
+        if self._search is not None:
+            self._search.stop()
+            self._search = None
+
+    @property
+    def search_process(self):
+        """The running `SearchProcess`, or None."""
+        return self._search if self._search is not None and self._search.alive else None
 
     # ------------------------------------------------------------------ decoding
     @property
@@ -447,6 +480,18 @@ class RecognitionStream:
             if defer_search and isinstance(self._decoder, BeamSearchStream) else None
         self._pending: list[np.ndarray] = []  # (t, V) log posteriors the beam search has not read yet
         self._search_lock = threading.Lock()
+        # With the recognizer's search process, the pending frames go there; the stream keeps a copy
+        # of all it sent, to decode here if the process fails.
+        self._remote, self._sid, self._sent = None, None, []
+        search = recognizer.search_process
+        if self._preview is not None and search is not None and recognizer._search_key == recognizer._search_settings():
+            try:
+                normalized = _normalize_phrases(hotwords)
+                self._sid = search.open(normalized or None)
+                self._remote = search
+                self._closer = weakref.finalize(self, search.close, self._sid)  # an abandoned utterance
+            except SearchUnavailable:
+                pass
 
     @property
     def audio_seconds(self) -> float:
@@ -456,6 +501,11 @@ class RecognitionStream:
     def deferred(self) -> bool:
         """Partials are greedy and the beam search runs in `decode_pending()`."""
         return self._preview is not None
+
+    @property
+    def searched_remotely(self) -> bool:
+        """The beam search of this stream runs in the recognizer's search process."""
+        return self._remote is not None
 
     @property
     def pending_frames(self) -> int:
@@ -488,12 +538,28 @@ class RecognitionStream:
         return Partial(text, stable, blank)
 
     def decode_pending(self) -> int:
-        """Run the beam search over the frames waiting for it; how many it read (thread-safe)."""
+        """Run the beam search over the frames waiting for it (or send them to the search process);
+        how many it read (thread-safe)."""
         with self._search_lock:
             pending, self._pending = self._pending, []
+            if self._remote is not None:
+                try:
+                    self._remote.feed([(self._sid, x) for x in pending])
+                    self._sent.extend(pending)
+                    return sum(len(x) for x in pending)
+                except SearchUnavailable:
+                    self._search_here()
             for log_probs in pending:
                 self._decoder.advance(log_probs)
             return sum(len(x) for x in pending)
+
+    def _search_here(self) -> None:
+        """The search process failed: search the frames sent to it in this process from now on."""
+        self._remote = None
+        self._closer.detach()
+        sent, self._sent = self._sent, []
+        for log_probs in sent:
+            self._decoder.advance(log_probs)
 
     def feed(self, samples: np.ndarray) -> Partial:
         """Add audio (float32 mono at 16 kHz, any length) and get the partial result."""
@@ -507,6 +573,15 @@ class RecognitionStream:
             self.recognizer._run([self], [self._featurizer.feed(self.recognizer.end_padding())])
         self._finished = True
         self.decode_pending()
+        if self._remote is not None:
+            try:
+                hyps = self._remote.finish(self._sid)
+                self._closer.detach()
+                return self.recognizer._transcript(hyps, self.audio_seconds)
+            except SearchUnavailable as exc:
+                log.warning("%s; this utterance is decoded in this process", exc)
+                with self._search_lock:
+                    self._search_here()
         return self.recognizer._transcript(self._decoder.finalize(), self.audio_seconds)
 
 

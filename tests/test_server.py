@@ -273,6 +273,52 @@ def test_no_batching_recognises_each_stream_alone(tmp_path):
     assert samples["assistant_recognition_batch_streams_sum"] == samples["assistant_recognition_batch_streams_count"]
 
 
+def _finals_with(tmp_path, options: ServerOptions) -> tuple[list[str], float]:
+    """Three interleaved voice sessions on a server whose recognizer has a beam search + LM."""
+    import torch
+
+    from assistant import Assistant, AssistantConfig
+    from speech import AcousticConfig, AcousticModel, Alphabet, FeatureConfig, Recognizer
+    from speech.lm import NGramLM
+
+    torch.manual_seed(0)
+    model = AcousticModel(AcousticConfig(hidden=16, layers=1))
+    with torch.no_grad():  # peaked outputs, blank pushed down: the untrained model emits letters
+        model.output.weight.mul_(8.0)
+        model.output.bias[0] -= 2.0
+    recognizer = Recognizer(model, Alphabet(), FeatureConfig(), beam_size=4,
+                            lm=NGramLM.build(["the cat sat", "a dog ran"], order=2))
+    assistant = Assistant(AssistantConfig(db_path=str(tmp_path / "a.db"), silence_ms=300),
+                          recognizer, untrained_responder(), Memory(tmp_path / "a.db"))
+    srv = ServerThread(assistant, options).start()
+    try:
+        clients = [Client(srv.ws_url) for _ in range(3)]
+        for c in clients:
+            c.recv()
+            c.start(vad={"mode": "client"})
+        audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
+        for i in range(len(audio[0])):
+            for c, chunks in zip(clients, audio):
+                c.send((chunks[i] * 32767).astype("<i2").tobytes())
+        for c in clients:
+            c.send({"type": "audio.end"})
+        finals = [c.until("transcript.final")[-1]["text"] for c in clients]
+        for c in clients:
+            c.close()
+        return finals, srv.server.load()["search_utilization"]
+    finally:
+        srv.stop()
+
+
+def test_search_process_gives_the_same_finals(tmp_path):
+    """ServerOptions(search_process=True) (the command's default): the beam search runs in a child
+    process; the finals equal the search thread's, and its load counts for admission."""
+    in_thread, _ = _finals_with(tmp_path / "thread", ServerOptions(port=0))
+    in_process, busy = _finals_with(tmp_path / "process", ServerOptions(port=0, search_process=True))
+    assert any(in_thread) and in_process == in_thread
+    assert busy > 0
+
+
 MALFORMED = [
     ("{not json", "bad_json"),
     ("[1]", "bad_message"),
