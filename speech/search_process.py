@@ -63,6 +63,7 @@ class SearchProcess:
         self._futures_lock = threading.Lock()
         self._abandoned: deque[int] = deque()  # searches to close, sent before the next message
         self._alive = True
+        self._stopping = False
         self._busy, self._busy_at = 0.0, time.monotonic()  # decaying busy seconds, as LoadMeter
         self._lag, self._lag_at = 0.0, time.monotonic()
         if not self._conn.poll(start_timeout):
@@ -136,6 +137,7 @@ class SearchProcess:
         return self._lag * math.exp(-(time.monotonic() - self._lag_at) / LOAD_SPAN)
 
     def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
         if self._alive:
             try:
                 self._send(("stop",))
@@ -150,7 +152,7 @@ class SearchProcess:
     def _dead(self, why: str) -> None:
         if self._alive:
             self._alive = False
-            if why != "stopped":
+            if not self._stopping:
                 log.error("beam search process: %s; streams now search in the server's process", why)
         with self._futures_lock:
             futures, self._futures = list(self._futures.values()), {}
@@ -187,11 +189,6 @@ class SearchProcess:
 
 def _serve(conn, decoder: BeamSearchDecoder) -> None:
     """The child's loop: read everything that arrived, answer finishes, then search the oldest frames."""
-    try:
-        import torch  # noqa: F401  (speech imports it; one thread is all a Python search could use)
-        torch.set_num_threads(1)
-    except Exception:  # pragma: no cover - torch is a dependency
-        pass
     streams: dict[int, object] = {}
     queued: dict[int, deque] = {}  # sid -> deque of (arrival time, (t, V) frames)
     finishing: deque[int] = deque()
