@@ -339,6 +339,10 @@ class SearchThread(threading.Thread):
                 if len(self._queue) == 1:  # the thread waits only on an empty queue
                     self._cond.notify()
 
+    def submit_many(self, streams: list[Any]) -> None:
+        for stream in streams:
+            self.submit(stream)
+
     @property
     def backlog(self) -> int:
         """Streams waiting for their beam search."""
@@ -696,7 +700,7 @@ class AssistantServer:
         self.search = SearchThread(self.metrics)
         self.replies = ReplyThread(self)
         self._sessions_avg, self._sessions_at = 0.0, time.monotonic()  # sessions, averaged like the load
-        assistant.search_later = self.search.submit
+        assistant.search_later = self.search.submit_many
         self.server: Server | None = None
         self.stopping = False
         self.metrics.gauge("assistant_sessions_active", "Open websocket sessions.", self.active_sessions)
@@ -913,13 +917,13 @@ class AssistantServer:
 
     # -- websocket --
 
-    def _search_later(self, stream: Any) -> None:
-        """Where an utterance's new frames go for the beam search: the search process when the stream
-        uses it (sending is cheap), else the search thread (a stream started after the process failed)."""
-        if stream.searched_remotely:
-            stream.decode_pending()
-        else:
-            self.search.submit(stream)
+    def _search_later(self, streams: list[Any]) -> None:
+        """Where utterances' new frames go for the beam search: the search process, one message for all
+        streams that use it, else the search thread (a stream started after the process failed)."""
+        remote = [s for s in streams if s.searched_remotely]
+        if remote:
+            self.assistant.recognizer.decode_pending_many(remote)
+        self.search.submit_many([s for s in streams if not s.searched_remotely])
 
     def load(self) -> dict[str, float]:
         """What the admission check reads: the model threads' busy fractions and how late audio is."""

@@ -111,9 +111,10 @@ class Assistant:
         self._check_decoding(config.decoding)
         self.skills = Skills(memory, timezone=config.timezone or local_timezone())
         # With greedy partials, the beam search of an utterance's new frames runs here after each
-        # feed (None) or, when the server sets this, in the server's search thread: called with the
-        # `speech.RecognitionStream` that has frames waiting (`stream.decode_pending()` does the work).
-        self.search_later: Callable[[Any], None] | None = None
+        # feed (None) or, when the server sets this, in its search thread or process: called once per
+        # `feed_many` with the `speech.RecognitionStream`s that have frames waiting
+        # (`stream.decode_pending()` does the work).
+        self.search_later: Callable[[list[Any]], None] | None = None
 
     @classmethod
     def load(cls, config: AssistantConfig | None = None, *, recognizer=None, responder=None) -> "Assistant":
@@ -275,14 +276,17 @@ class Assistant:
             t0 = time.perf_counter()
             partials = self.recognizer.feed_many([(s._utterance.stream, audio) for _, s, audio in batch])
             share = (time.perf_counter() - t0) / len(batch)
+            waiting = []
             for (i, session, audio), partial in zip(batch, partials):
                 results[i].extend(session._after_recognition(partial, audio, share))
                 stream = session._utterance.stream
                 if stream.pending_frames:
-                    if self.search_later is not None:
-                        self.search_later(stream)
-                    else:
-                        stream.decode_pending()
+                    waiting.append(stream)
+            if waiting and self.search_later is not None:
+                self.search_later(waiting)
+            else:
+                for stream in waiting:
+                    stream.decode_pending()
         for i, (session, _, _) in enumerate(work):
             if session._utterance is not None and session._utterance.endpoint_at is not None:
                 results[i].extend(session.end_utterance())

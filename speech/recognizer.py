@@ -345,6 +345,27 @@ class Recognizer:
             self._search.stop()
             self._search = None
 
+    def decode_pending_many(self, streams: Iterable["RecognitionStream"]) -> None:
+        """`decode_pending()` of each stream, with the frames of all streams searched in the search process
+        sent to it in one message (a server tick has new frames for tens of streams)."""
+        remote, items = [], []
+        for stream in streams:
+            if stream._remote is None or stream._remote is not self._search:
+                stream.decode_pending()
+                continue
+            with stream._search_lock:
+                pending, stream._pending = stream._pending, []
+                stream._sent.extend(pending)
+            remote.append(stream)
+            items.extend((stream._sid, x) for x in pending)
+        if items:
+            try:
+                self._search.feed(items)
+            except SearchUnavailable:
+                for stream in remote:
+                    with stream._search_lock:
+                        stream._search_here()
+
     @property
     def search_process(self):
         """The running `SearchProcess`, or None."""

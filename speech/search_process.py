@@ -5,8 +5,9 @@ batched step, the websocket loop and the reply bookkeeping need, so on two cores
 one. `SearchProcess` runs the same `BeamSearchDecoder` in a process of its own:
 
 - a stream opens a search (`open`), ships the log posteriors of its new frames as they come (`feed`,
-  one pipe message per call, any number of streams), and at the end of the utterance asks for the
-  hypotheses (`finish`, blocking until the child has read the stream's last frame);
+  one pipe message per call, any number of streams; a writer thread does the sending, so the caller
+  never waits for a full pipe), and at the end of the utterance asks for the hypotheses (`finish`,
+  blocking until the child has read the stream's last frame);
 - the child reads every message that has arrived, answers waiting `finish` requests first (each needs
   only its own stream's unread frames), then searches the stream whose frames have waited longest;
 - it reports how busy it is and how long frames wait (`utilization`, `lag`), which the server's
@@ -57,7 +58,9 @@ class SearchProcess:
         self._proc.start()
         child.close()
         self.decoder = decoder
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Condition()
+        self._outbox: deque[tuple[float, tuple]] = deque()  # (when queued, message), sent in order by _write
+        self._sending_since: float | None = None
         self._ids = itertools.count(1)
         self._futures: dict[int, Future] = {}
         self._futures_lock = threading.Lock()
@@ -75,6 +78,8 @@ class SearchProcess:
             raise RuntimeError(f"the beam search process failed to start: {ready!r}")
         self._reader = threading.Thread(target=self._read, name="beam-search-results", daemon=True)
         self._reader.start()
+        self._writer = threading.Thread(target=self._write, name="beam-search-frames", daemon=True)
+        self._writer.start()
 
     # -- the parent's side --
 
@@ -83,16 +88,35 @@ class SearchProcess:
         return self._alive and self._proc.is_alive()
 
     def _send(self, message: tuple) -> None:
+        """Queue a message for the writer thread: the caller (the server's model worker) never waits for
+        the pipe, which fills whenever the child is busy."""
         if not self._alive:
             raise SearchUnavailable("the beam search process has stopped")
-        try:
+        with self._send_lock:
+            while self._abandoned:
+                self._outbox.append((time.monotonic(), ("close", self._abandoned.popleft())))
+            self._outbox.append((time.monotonic(), message))
+            self._send_lock.notify()
+
+    def _write(self) -> None:
+        while True:
             with self._send_lock:
-                while self._abandoned:
-                    self._conn.send(("close", self._abandoned.popleft()))
+                while not self._outbox and self._alive:
+                    self._send_lock.wait()
+                if not self._alive:
+                    return
+                queued_at, message = self._outbox[0]
+                self._sending_since = queued_at
+            try:
                 self._conn.send(message)
-        except (OSError, EOFError, BrokenPipeError) as exc:
-            self._dead(f"sending failed: {exc}")
-            raise SearchUnavailable("the beam search process has stopped") from exc
+            except (OSError, EOFError, ValueError) as exc:
+                self._dead(f"sending failed: {exc}")
+                return
+            with self._send_lock:
+                self._outbox.popleft()
+                self._sending_since = None
+            if message[0] == "stop":
+                return
 
     def open(self, hotwords: Sequence[str] | None = None) -> int:
         """Start a search (hot words as `BeamSearchDecoder.stream` takes them); its id."""
@@ -101,10 +125,12 @@ class SearchProcess:
         return sid
 
     def feed(self, items: Sequence[tuple[int, np.ndarray]]) -> None:
-        """New (t, V) log posteriors of open searches, in order per search."""
-        items = [(sid, np.ascontiguousarray(x, dtype=np.float32)) for sid, x in items if len(x)]
+        """New (t, V) log posteriors of open searches, in order per search: one message, the frames of
+        all of them in one array (a server tick sends a few frames of each of tens of streams)."""
+        items = [(sid, x) for sid, x in items if len(x)]
         if items:
-            self._send(("frames", items))
+            frames = np.concatenate([x for _, x in items]).astype(np.float32, copy=False)  # (sum t, V)
+            self._send(("frames", [(sid, len(x)) for sid, x in items], frames))
 
     def finish(self, sid: int, timeout: float = 10.0) -> list[Hypothesis]:
         """The search's hypotheses once the child has read all its frames; the search is then closed."""
@@ -133,8 +159,12 @@ class SearchProcess:
         return min(1.0, self._busy * math.exp(-(now - self._busy_at) / LOAD_SPAN) / LOAD_SPAN)
 
     def lag(self) -> float:
-        """How long the oldest unread frames waited at the child's last report (decays once idle)."""
-        return self._lag * math.exp(-(time.monotonic() - self._lag_at) / LOAD_SPAN)
+        """How long frames wait for the search: the oldest message not yet through the pipe, or the
+        oldest unread frames at the child's last report (which decays once it is idle)."""
+        now = time.monotonic()
+        waiting = self._sending_since
+        return max(now - waiting if waiting is not None else 0.0,
+                   self._lag * math.exp(-(now - self._lag_at) / LOAD_SPAN))
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
@@ -152,6 +182,8 @@ class SearchProcess:
     def _dead(self, why: str) -> None:
         if self._alive:
             self._alive = False
+            with self._send_lock:  # wake the writer, which then finds nothing it can send
+                self._send_lock.notify()
             if not self._stopping:
                 log.error("beam search process: %s; streams now search in the server's process", why)
         with self._futures_lock:
@@ -221,10 +253,12 @@ def _serve(conn, decoder: BeamSearchDecoder) -> None:
                 return
             kind = message[0]
             if kind == "frames":
-                now = time.monotonic()
-                for sid, frames in message[1]:
+                now, start = time.monotonic(), 0
+                _, counts, frames = message
+                for sid, rows in counts:
                     if sid in streams:
-                        queued[sid].append((now, frames))
+                        queued[sid].append((now, frames[start:start + rows]))
+                    start += rows
             elif kind == "open":
                 _, sid, hotwords = message
                 try:

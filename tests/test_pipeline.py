@@ -349,7 +349,7 @@ def test_greedy_partials_keep_the_beam_finals(tmp_path):
         a = Assistant(config, recognizer, untrained_responder(), Memory(tmp_path / f"{greedy}.db"))
         waiting = []
         if greedy:
-            a.search_later = waiting.append
+            a.search_later = waiting.extend
         sessions = [a.open_session() for _ in range(3)]
         clips = [utterance(0.2, 0.6 + 0.2 * i, 0.3, seed=i) for i in range(3)]
         events = [[] for _ in sessions]

@@ -94,8 +94,11 @@ def _stream_all(rec, clips, kill_after=None):
     streams = [rec.stream(defer_search=True) for _ in clips]
     for k in range(0, max(c.size for c in clips), 1600):
         rec.feed_many([(s, c[k:k + 1600]) for s, c in zip(streams, clips) if c.size > k])
-        for s in streams:
-            s.decode_pending()
+        if k % 3200:
+            rec.decode_pending_many(streams)  # the server's tick: all streams' frames in one message
+        else:
+            for s in streams:
+                s.decode_pending()
         if kill_after is not None and k >= kill_after:
             os.kill(rec.search_process._proc.pid, signal.SIGKILL)
             kill_after = None
