@@ -93,6 +93,10 @@ class ServerOptions:
     # the beam search (+ LM) of greedy-partial utterances in a child process (speech.search_process) instead
     # of the search thread, which shares this process's GIL with the worker and the event loop
     search_process: bool = False
+    # Shortest time between the starts of two recognition ticks while only audio waits (control messages
+    # such as audio.end go at once): frames of more sessions then share one batched step. 0: tick as soon
+    # as anything arrives.
+    tick_seconds: float = 0.0
 
 
 # ---- metrics -------------------------------------------------------------------------------
@@ -496,13 +500,24 @@ class ModelWorker(threading.Thread):
 
     # -- the thread --
 
+    def _control_waiting(self) -> bool:
+        return any(c.inbox and c.inbox[0].kind != "audio" for c in self.clients)
+
     def run(self) -> None:
+        tick_started = 0.0
         while True:
             with self.lock:
                 while not self._stopping and not any(c.inbox for c in self.clients):
                     self.lock.wait(TIMER_POLL_SECONDS)  # wake up for due timers
                     if time.monotonic() >= self._next_timer_check:
                         break
+                pace = self.server.options.tick_seconds
+                while pace > 0 and not self._stopping and not self._control_waiting():
+                    left = tick_started + pace - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.lock.wait(left)  # more sessions' frames for this tick's batch
+                tick_started = time.monotonic()
                 if self._stopping and not any(c.inbox for c in self.clients):
                     return
                 audio: list[tuple[Client, np.ndarray, float]] = []
@@ -1189,6 +1204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-process", action=argparse.BooleanOptionalAction, default=True,
                    help="run the beam search (+ LM) in a child process, on another core than the acoustic model "
                         "and the event loop (default: on)")
+    p.add_argument("--tick-ms", type=float, default=30.0,
+                   help="shortest time between two recognition ticks while only audio waits, so that more "
+                        "sessions share one batched step (default %(default)g; 0: tick at once)")
     p.add_argument("--no-batching", dest="batching", action="store_false",
                    help="recognise each session's audio with its own model call instead of one batched step per "
                         "tick (for comparison in bench/load_test.py)")
@@ -1241,6 +1259,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.admit_utilization < 0 or args.admit_max_lag < 0:
         print("assistant serve: --admit-utilization and --admit-max-lag must be >= 0 (0: off)", file=sys.stderr)
         return 2
+    if args.tick_ms < 0:
+        print("assistant serve: --tick-ms must be >= 0", file=sys.stderr)
+        return 2
     if args.max_frames_per_second <= 0 or args.frame_burst < 1:
         print("assistant serve: --max-frames-per-second must be > 0 and --frame-burst >= 1", file=sys.stderr)
         return 2
@@ -1249,7 +1270,7 @@ def main(argv: list[str] | None = None) -> int:
                             max_frames_per_second=args.max_frames_per_second, frame_burst=args.frame_burst,
                             batching=args.batching, admit_utilization=args.admit_utilization,
                             admit_max_lag=args.admit_max_lag, reply_processes=args.reply_processes,
-                            search_process=args.search_process)
+                            search_process=args.search_process, tick_seconds=args.tick_ms / 1000)
     try:
         return asyncio.run(_serve(assistant, options))
     except DatabaseDamaged as exc:

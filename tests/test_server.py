@@ -273,6 +273,31 @@ def test_no_batching_recognises_each_stream_alone(tmp_path):
     assert samples["assistant_recognition_batch_streams_sum"] == samples["assistant_recognition_batch_streams_count"]
 
 
+def test_paced_ticks_batch_more_sessions(tmp_path):
+    """ServerOptions(tick_seconds=...) (--tick-ms): while only audio waits, a tick starts at most that often,
+    so frames that arrive one by one share a step; audio.end is not held back."""
+    with running(tmp_path, ServerOptions(port=0, tick_seconds=0.2)) as srv:
+        clients = [Client(srv.ws_url) for _ in range(3)]
+        for c in clients:
+            c.recv()
+            c.start(vad={"mode": "client"})
+        audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
+        for i in range(len(audio[0])):
+            for c, chunks in zip(clients, audio):
+                c.send((chunks[i] * 32767).astype("<i2").tobytes())
+                time.sleep(0.002)  # one by one, as real clients' frames arrive
+        for c in clients:
+            c.send({"type": "audio.end"})
+        for c in clients:
+            assert c.until("transcript.final")[-1]["text"]
+            c.close()
+        text = urllib.request.urlopen(srv.http_url + "/metrics", timeout=10).read().decode()
+    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    steps, streams = (samples["assistant_recognition_batch_streams_count"],
+                      samples["assistant_recognition_batch_streams_sum"])
+    assert streams / steps > 2  # unpaced, a frame sent alone is mostly stepped alone
+
+
 def _finals_with(tmp_path, options: ServerOptions) -> tuple[list[str], float]:
     """Three interleaved voice sessions on a server whose recognizer has a beam search + LM."""
     import torch
