@@ -23,6 +23,7 @@ import itertools
 import logging
 import math
 import multiprocessing as mp
+import signal
 import threading
 import time
 from collections import deque
@@ -221,6 +222,10 @@ class SearchProcess:
 
 def _serve(conn, decoder: BeamSearchDecoder) -> None:
     """The child's loop: read everything that arrived, answer finishes, then search the oldest frames."""
+    # Ctrl-C or a service manager's SIGTERM reaches the whole process group: the parent decides when the
+    # search stops ("stop", or the pipe closing when the parent is gone).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     streams: dict[int, object] = {}
     queued: dict[int, deque] = {}  # sid -> deque of (arrival time, (t, V) frames)
     finishing: deque[int] = deque()
