@@ -230,46 +230,45 @@ def test_two_sessions_stay_separate(server, tmp_path):
     assert len(turns_b) == 4 and turns_b[0]["text"] == "typed on b"
 
 
-def test_concurrent_streams_share_recognition_steps(server):
-    clients = [Client(server.ws_url) for _ in range(3)]
+def _three_voices(url: str, gap: float = 0.0) -> list[str]:
+    """Three client-VAD sessions whose frames arrive interleaved (`gap` seconds apart), then audio.end;
+    their final transcripts."""
+    clients = [Client(url) for _ in range(3)]
     for c in clients:
         c.recv()
         c.start(vad={"mode": "client"})
     audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
-    for i in range(len(audio[0])):  # the three streams' frames arrive interleaved
+    for i in range(len(audio[0])):
         for c, chunks in zip(clients, audio):
             c.send((chunks[i] * 32767).astype("<i2").tobytes())
+            if gap:
+                time.sleep(gap)
     for c in clients:
         c.send({"type": "audio.end"})
+    finals = [c.until("transcript.final")[-1]["text"] for c in clients]
     for c in clients:
-        assert c.until("transcript.final")[-1]["text"]
         c.close()
-    text = urllib.request.urlopen(server.http_url + "/metrics", timeout=10).read().decode()
-    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(
-        "assistant_recognition_batch_streams_"))
-    steps, streams = float(values["assistant_recognition_batch_streams_count"]), float(
-        values["assistant_recognition_batch_streams_sum"])
+    return finals
+
+
+def _metric_samples(http_url: str) -> dict[str, float]:
+    text = urllib.request.urlopen(http_url + "/metrics", timeout=10).read().decode()
+    return {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_concurrent_streams_share_recognition_steps(server):
+    assert all(_three_voices(server.ws_url))
+    samples = _metric_samples(server.http_url)
+    steps, streams = (samples["assistant_recognition_batch_streams_count"],
+                      samples["assistant_recognition_batch_streams_sum"])
     assert streams > steps, "every recognition step served a single stream"
 
 
 def test_no_batching_recognises_each_stream_alone(tmp_path):
     """ServerOptions(batching=False) (--no-batching, for bench/load_test.py): one model call per stream."""
     with running(tmp_path, ServerOptions(port=0, batching=False)) as srv:
-        clients = [Client(srv.ws_url) for _ in range(3)]
-        for c in clients:
-            c.recv()
-            c.start(vad={"mode": "client"})
-        audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
-        for i in range(len(audio[0])):
-            for c, chunks in zip(clients, audio):
-                c.send((chunks[i] * 32767).astype("<i2").tobytes())
-        for c in clients:
-            c.send({"type": "audio.end"})
-        for c in clients:
-            assert c.until("transcript.final")[-1]["text"]
-            c.close()
-        text = urllib.request.urlopen(srv.http_url + "/metrics", timeout=10).read().decode()
-    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+        assert all(_three_voices(srv.ws_url))
+        samples = _metric_samples(srv.http_url)
     assert samples["assistant_recognition_batch_streams_sum"] == samples["assistant_recognition_batch_streams_count"]
 
 
@@ -277,22 +276,8 @@ def test_paced_ticks_batch_more_sessions(tmp_path):
     """ServerOptions(tick_seconds=...) (--tick-ms): while only audio waits, a tick starts at most that often,
     so frames that arrive one by one share a step; audio.end is not held back."""
     with running(tmp_path, ServerOptions(port=0, tick_seconds=0.2)) as srv:
-        clients = [Client(srv.ws_url) for _ in range(3)]
-        for c in clients:
-            c.recv()
-            c.start(vad={"mode": "client"})
-        audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
-        for i in range(len(audio[0])):
-            for c, chunks in zip(clients, audio):
-                c.send((chunks[i] * 32767).astype("<i2").tobytes())
-                time.sleep(0.002)  # one by one, as real clients' frames arrive
-        for c in clients:
-            c.send({"type": "audio.end"})
-        for c in clients:
-            assert c.until("transcript.final")[-1]["text"]
-            c.close()
-        text = urllib.request.urlopen(srv.http_url + "/metrics", timeout=10).read().decode()
-    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+        assert all(_three_voices(srv.ws_url, gap=0.002))  # one by one, as real clients' frames arrive
+        samples = _metric_samples(srv.http_url)
     steps, streams = (samples["assistant_recognition_batch_streams_count"],
                       samples["assistant_recognition_batch_streams_sum"])
     assert streams / steps > 2  # unpaced, a frame sent alone is mostly stepped alone
@@ -317,19 +302,7 @@ def _finals_with(tmp_path, options: ServerOptions) -> tuple[list[str], float]:
                           recognizer, untrained_responder(), Memory(tmp_path / "a.db"))
     srv = ServerThread(assistant, options).start()
     try:
-        clients = [Client(srv.ws_url) for _ in range(3)]
-        for c in clients:
-            c.recv()
-            c.start(vad={"mode": "client"})
-        audio = [frames(utterance(0.1, 0.6, 0.1, seed=k), 20) for k in range(3)]
-        for i in range(len(audio[0])):
-            for c, chunks in zip(clients, audio):
-                c.send((chunks[i] * 32767).astype("<i2").tobytes())
-        for c in clients:
-            c.send({"type": "audio.end"})
-        finals = [c.until("transcript.final")[-1]["text"] for c in clients]
-        for c in clients:
-            c.close()
+        finals = _three_voices(srv.ws_url)
         return finals, srv.server.load()["search_utilization"]
     finally:
         srv.stop()
