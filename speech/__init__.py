@@ -3,37 +3,9 @@
 Other packages import only the names in `__all__`; each is imported from its module on first use.
 """
 
-__all__ = [
-    "SAMPLE_RATE",
-    "load_audio",
-    "pcm16_to_float",
-    "float_to_pcm16",
-    "validate_samples",
-    "FeatureConfig",
-    "FeatureExtractor",
-    "StreamingFeaturizer",
-    "Alphabet",
-    "normalize_text",
-    "AcousticConfig",
-    "AcousticModel",
-    "AcousticState",
-    "GreedyDecoder",
-    "BeamSearchDecoder",
-    "PhraseDecoder",
-    "Hypothesis",
-    "WordSpan",
-    "NGramLM",
-    "EndpointConfig",
-    "Endpointer",
-    "EndpointEvent",
-    "Recognizer",
-    "available_models",
-]
-
-
 # Every name is imported on first use (PEP 562), so that `import speech.decoder` in the beam search's
 # child process (speech/search_process.py) loads numpy only, not torch (about 450 MB less resident memory);
-# a missing or broken module surfaces as an ImportError on first use.
+# a missing or broken module surfaces as an ImportError on first use. The public names are _HOME's keys.
 _HOME = {
     "SAMPLE_RATE": "audio", "load_audio": "audio", "pcm16_to_float": "audio", "float_to_pcm16": "audio",
     "validate_samples": "audio", "FeatureConfig": "features", "FeatureExtractor": "features",
@@ -44,6 +16,7 @@ _HOME = {
     "Endpointer": "endpoint", "EndpointEvent": "endpoint", "Recognizer": "recognizer",
     "available_models": "recognizer",
 }
+__all__ = list(_HOME)
 
 
 def __getattr__(name: str):
