@@ -773,7 +773,7 @@ class AssistantServer:
             recognizer = self.assistant.recognizer
             if await asyncio.to_thread(recognizer.start_search_process):
                 self.assistant.search_later = self._search_later
-                log.info("beam search in a child process (pid %d)", recognizer.search_process._proc.pid)
+                log.info("beam search in a child process (pid %d)", recognizer.search_process.pid)
         await asyncio.to_thread(self._warm_up)
         self.worker.start()
         self.search.start()
@@ -942,7 +942,7 @@ class AssistantServer:
 
     def load(self) -> dict[str, float]:
         """What the admission check reads: the model threads' busy fractions and how late audio is."""
-        process = self.assistant.recognizer.search_process if self.options.search_process else None
+        process = self.assistant.recognizer.search_process  # None unless started (and alive)
         search_busy = max(self.search.load.utilization(), process.utilization() if process else 0.0)
         search_lag = max(self.search.lag(), process.lag() if process else 0.0)
         return {"worker_utilization": round(self.worker.load.utilization(), 3),

@@ -354,10 +354,8 @@ class Recognizer:
                 stream.decode_pending()
                 continue
             with stream._search_lock:
-                pending, stream._pending = stream._pending, []
-                stream._sent.extend(pending)
+                items.extend(stream._hand_over())
             remote.append(stream)
-            items.extend((stream._sid, x) for x in pending)
         if items:
             try:
                 self._search.feed(items)
@@ -562,17 +560,23 @@ class RecognitionStream:
         """Run the beam search over the frames waiting for it (or send them to the search process);
         how many it read (thread-safe)."""
         with self._search_lock:
-            pending, self._pending = self._pending, []
             if self._remote is not None:
+                items = self._hand_over()
                 try:
-                    self._remote.feed([(self._sid, x) for x in pending])
-                    self._sent.extend(pending)
-                    return sum(len(x) for x in pending)
+                    self._remote.feed(items)
                 except SearchUnavailable:
                     self._search_here()
+                return sum(len(x) for _, x in items)
+            pending, self._pending = self._pending, []
             for log_probs in pending:
                 self._decoder.advance(log_probs)
             return sum(len(x) for x in pending)
+
+    def _hand_over(self) -> list[tuple[int, np.ndarray]]:
+        """(Under the search lock.) The pending frames for the search process, kept in case it fails."""
+        pending, self._pending = self._pending, []
+        self._sent.extend(pending)
+        return [(self._sid, x) for x in pending]
 
     def _search_here(self) -> None:
         """The search process failed: search the frames sent to it in this process from now on."""

@@ -58,7 +58,6 @@ class SearchProcess:
         self._proc = ctx.Process(target=_serve, args=(child, decoder), name="beam-search", daemon=True)
         self._proc.start()
         child.close()
-        self.decoder = decoder
         self._send_lock = threading.Condition()
         self._outbox: deque[tuple[float, tuple]] = deque()  # (when queued, message), sent in order by _write
         self._sending_since: float | None = None
@@ -87,6 +86,10 @@ class SearchProcess:
     @property
     def alive(self) -> bool:
         return self._alive and self._proc.is_alive()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     def _send(self, message: tuple) -> None:
         """Queue a message for the writer thread: the caller (the server's model worker) never waits for
@@ -282,19 +285,19 @@ def _serve(conn, decoder: BeamSearchDecoder) -> None:
         t0 = time.perf_counter()
         if finishing:
             sid = finishing.popleft()
-            stream = streams.pop(sid, None)
             try:
+                stream = streams.get(sid)
                 if stream is None:
                     raise ValueError(f"no open search {sid}")
                 if isinstance(stream, Exception):
                     raise stream
-                q = queued.pop(sid, deque())
-                while q:
-                    stream.advance(q.popleft()[1])
+                search(sid)
                 conn.send(("final", sid, stream.finalize(), True))
             except Exception as exc:  # one stream's failure is its own; the loop goes on
-                queued.pop(sid, None)
                 conn.send(("final", sid, f"{type(exc).__name__}: {exc}", False))
+            finally:
+                streams.pop(sid, None)
+                queued.pop(sid, None)
         else:
             sid = min((s for s, q in queued.items() if q), key=lambda s: queued[s][0][0])
             try:

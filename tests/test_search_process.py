@@ -100,7 +100,7 @@ def _stream_all(rec, clips, kill_after=None):
             for s in streams:
                 s.decode_pending()
         if kill_after is not None and k >= kill_after:
-            os.kill(rec.search_process._proc.pid, signal.SIGKILL)
+            os.kill(rec.search_process.pid, signal.SIGKILL)
             kill_after = None
     return [s.finish().to_dict() for s in streams]
 
